@@ -1,0 +1,158 @@
+"""Credential modes: how a storage or catalog profile authenticates.
+
+Each mode is a plugin object of its own (``floe.credentials`` entry points name the classes
+below). Sensitive values are typed :class:`~floe.schema.types.SecretRef`, so a literal secret is
+refused at validation time and only the reference reaches CompiledArtifacts.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from floe.plugins import ResolveContext, hookimpl
+from floe.schema.structure import Invalid, field_check
+from floe.schema.types import SecretRef
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{1,12}:role/[\w+=,.@/-]{1,512}")
+
+
+@field_check
+def _role_arn(value: str) -> None:
+    if not _ROLE_ARN.fullmatch(value):
+        raise Invalid(f"'{value}' is not an IAM role ARN (arn:aws:iam::<account id>:role/<name>)")
+
+
+@field_check
+def _duration(value: int) -> None:
+    if not 900 <= value <= 43200:
+        raise Invalid(f"{value} is outside STS's range of 900 to 43200 seconds")
+
+
+def _to_json(settings: object) -> dict:
+    # SecretRef values stay references; the core turns them into {secret_ref: ...} mappings.
+    return {k: v for k, v in attrs.asdict(settings, recurse=False).items() if v is not None}
+
+
+@attrs.frozen
+class StaticSettings:
+    """Long-lived keys, both held in the secret backends."""
+
+    access_key_id: str | SecretRef
+    secret_access_key: SecretRef
+    session_token: SecretRef | None = None
+
+
+class Static:
+    """``static``: an access key id and secret key from secret references."""
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_settings() -> type:
+        """Static keys: ``access_key_id`` and ``secret_access_key``."""
+        return StaticSettings
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_resolve(settings: StaticSettings, context: ResolveContext) -> dict:
+        """The references, unchanged."""
+        return _to_json(settings)
+
+
+@attrs.frozen
+class OAuth2Settings:
+    """OAuth2 client credentials; the token endpoint defaults to the catalog's own."""
+
+    client_id: str | SecretRef
+    client_secret: SecretRef
+    scope: str | None = None
+    token_endpoint: str | None = None
+    audience: str | None = None
+
+
+class OAuth2:
+    """``oauth2``: the client-credentials flow, refreshed before the token expires."""
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_settings() -> type:
+        """OAuth2: ``client_id``, ``client_secret`` (a reference), ``scope``, ``token_endpoint``."""
+        return OAuth2Settings
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_resolve(settings: OAuth2Settings, context: ResolveContext) -> dict:
+        """The client id, secret reference, scope and endpoint."""
+        if settings.token_endpoint and not re.match(r"https?://", settings.token_endpoint):
+            context.error(("token_endpoint",), f"'{settings.token_endpoint}' is not an http(s) URL")
+        return _to_json(settings)
+
+
+@attrs.frozen
+class IamRoleSettings:
+    """An IAM role to assume with STS."""
+
+    role_arn: str = attrs.field(validator=_role_arn)
+    session_name: str = "floe"
+    duration_seconds: int = attrs.field(default=3600, validator=_duration)
+    external_id: SecretRef | None = None
+    region: str | None = None
+
+
+class IamRole:
+    """``iam_role``: STS AssumeRole yields short-lived keys, refreshed before expiry."""
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_settings() -> type:
+        """IAM role: ``role_arn``, ``session_name``, ``duration_seconds``, ``external_id``."""
+        return IamRoleSettings
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_resolve(settings: IamRoleSettings, context: ResolveContext) -> dict:
+        """The role and session parameters."""
+        return _to_json(settings)
+
+
+@attrs.frozen
+class ServiceAccountSettings:
+    """Workload identity: a web-identity token file exchanged for a role."""
+
+    role_arn: str = attrs.field(validator=_role_arn)
+    token_file: str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+    session_name: str = "floe"
+    duration_seconds: int = attrs.field(default=3600, validator=_duration)
+
+
+class ServiceAccount:
+    """``service_account``: STS AssumeRoleWithWebIdentity from a projected token file."""
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_settings() -> type:
+        """Service account: ``role_arn`` and the ``token_file`` to read."""
+        return ServiceAccountSettings
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_resolve(settings: ServiceAccountSettings, context: ResolveContext) -> dict:
+        """The role, token file and session parameters."""
+        return _to_json(settings)
+
+
+class VendedCredentials:
+    """``vended_credentials``: the catalog hands out short-lived storage keys per table."""
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_settings() -> None:
+        """Vended credentials take no settings."""
+        return None
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_resolve(settings: None, context: ResolveContext) -> dict:
+        """Nothing to resolve: the catalog profile must ask for delegation."""
+        return {}

@@ -1,0 +1,29 @@
+"""Storage ``local``: table files in a directory inside the product (the embedded default)."""
+
+from __future__ import annotations
+
+import attrs
+
+from floe.builtin.paths import relative_path
+from floe.plugins import ResolveContext, hookimpl
+
+
+@attrs.frozen
+class LocalStorage:
+    """``path``: the warehouse directory, relative to the product directory."""
+
+    path: str = attrs.field(default=".floe/warehouse", validator=relative_path)
+
+
+@hookimpl
+def floe_storage_settings() -> type:
+    """Local storage takes a warehouse ``path``."""
+    return LocalStorage
+
+
+@hookimpl
+def floe_storage_resolve(settings: LocalStorage, context: ResolveContext) -> dict:
+    """A relative path keeps the artifacts identical on every machine; run time anchors it."""
+    if context.credentials is not None:
+        context.error(("credentials",), "local storage takes no credentials; remove the block")
+    return {"scheme": "file", "path": settings.path}

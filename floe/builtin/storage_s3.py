@@ -1,0 +1,74 @@
+"""Storage ``s3``: an S3 bucket (AWS, or any S3-compatible endpoint such as MinIO)."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from floe.plugins import ResolveContext, hookimpl
+from floe.schema.structure import Invalid, field_check
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+#: Modes that yield S3 keys; oauth2 authenticates to catalogs, not to S3.
+MODES = ("static", "iam_role", "service_account", "vended_credentials")
+
+
+@field_check
+def _bucket(value: str) -> None:
+    if not _BUCKET.fullmatch(value) or ".." in value:
+        raise Invalid(f"'{value}' is not a valid S3 bucket name (3-63 lowercase letters, digits, "
+                      "'.' and '-')")
+
+
+@field_check
+def _endpoint(value: str) -> None:
+    if value and not re.match(r"https?://[^\s/]+", value):
+        raise Invalid(f"'{value}' is not an http(s) URL; leave it empty for AWS S3")
+
+
+@attrs.frozen
+class S3Storage:
+    """An S3 bucket and prefix; ``endpoint`` empty means AWS itself."""
+
+    bucket: str = attrs.field(validator=_bucket)
+    path: str = ""
+    region: str | None = None
+    endpoint: str = attrs.field(default="", validator=_endpoint)
+    path_style_access: bool = False
+
+
+@hookimpl
+def floe_storage_settings() -> type:
+    """S3 storage: bucket, optional prefix, region, endpoint and addressing style."""
+    return S3Storage
+
+
+@hookimpl
+def floe_storage_resolve(settings: S3Storage, context: ResolveContext) -> dict:
+    """Resolve to the warehouse location plus the FileIO properties pyiceberg and DuckDB use."""
+    if settings.region is not None and not _REGION.fullmatch(settings.region):
+        context.warn(("region",), f"'{settings.region}' does not look like an AWS region "
+                     "(e.g. us-east-1)")
+    credentials = context.credentials
+    if credentials is not None and credentials.get("mode") not in MODES:
+        context.error(("credentials", "mode"), f"s3 storage cannot use credentials mode "
+                      f"'{credentials.get('mode')}'; use one of {', '.join(MODES)}")
+    prefix = settings.path.strip("/")
+    fileio = {"s3.force-virtual-addressing": not settings.path_style_access}
+    if settings.endpoint:
+        fileio["s3.endpoint"] = settings.endpoint
+    if settings.region:
+        fileio["s3.region"] = settings.region
+    return {
+        "scheme": "s3",
+        "bucket": settings.bucket,
+        "path": prefix,
+        "warehouse": f"s3://{settings.bucket}/{prefix}".rstrip("/"),
+        "region": settings.region,
+        "endpoint": settings.endpoint,
+        "path_style_access": settings.path_style_access,
+        "fileio": fileio,
+        "credentials": credentials,
+    }

@@ -1,0 +1,243 @@
+"""The ``floe`` command line.
+
+Exit codes: 0 ok, 1 invalid input or failed enforcement, 2 usage error. Errors go to stderr,
+one per line, ``file:line:col`` first; ``--format json`` prints what a machine reads to stdout.
+Heavy modules are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from floe import __version__
+from floe.diagnostics import Diagnostic, FloeError
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="Output for people (text) or machines (json).")
+ENV = click.option("--env", "env", metavar="ENV", help="Environment: platform/<ENV>/platform.yaml "
+                   "(default $FLOE_ENV, else local).")
+PLATFORM = click.option("--platform", "platform", metavar="PATH",
+                        help="Platform file to use instead of discovering one.")
+
+
+def _emit(diagnostics: list[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        click.echo(str(diagnostic), err=True)
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn floe's errors into exit 1 with one line each; never show a traceback for bad input."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except FloeError as exc:
+            _emit(exc.diagnostics)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("floe: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - a bug in floe or a plugin, not the user's input
+            if os.environ.get("FLOE_DEBUG"):
+                raise
+            click.echo(f"floe: internal error: {type(exc).__name__}: {exc}. This is a bug; set "
+                       "FLOE_DEBUG=1 to see the traceback and please report it.", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="floe")
+def cli() -> None:
+    """floe: compile platform.yaml + floe.yaml into a contract, and run it."""
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@FORMAT
+@handles_errors
+def validate(files: tuple[Path, ...], fmt: str) -> None:
+    """Check floe.yaml and platform.yaml FILES (default ./floe.yaml) without compiling."""
+    from floe.validate import validate_file
+
+    results = [validate_file(f) for f in (files or (Path("floe.yaml"),))]
+    if fmt == "json":
+        click.echo(json.dumps({"ok": all(r.ok for r in results), "files": [
+            {"file": r.file, "kind": r.kind, "ok": r.ok,
+             "diagnostics": [d.to_json() for d in r.diagnostics]} for r in results]}, indent=2))
+    else:
+        for result in results:
+            _emit(result.diagnostics)
+            if result.ok:
+                click.echo(f"{result.file}: ok ({result.kind})")
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+# -- compile ----------------------------------------------------------------------------------
+
+
+@cli.command("compile")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@PLATFORM
+@ENV
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the artifacts (default .floe/compiled_artifacts.json).")
+@FORMAT
+@handles_errors
+def compile_command(product: Path | None, platform: str | None, env: str | None,
+                    output: Path | None, fmt: str) -> None:
+    """Merge floe.yaml with its platform into .floe/compiled_artifacts.json."""
+    from floe.compiler import compile_product
+    from floe.discovery import product_file
+
+    result = compile_product(product_file(product), platform=platform, env=env, output=output)
+    _emit(result.warnings)
+    artifacts = result.artifacts
+    if fmt == "json":
+        click.echo(json.dumps({"ok": True, "path": str(result.path),
+                               "source_hash": artifacts.source_hash,
+                               "warnings": [w.to_json() for w in result.warnings]}, indent=2))
+        return
+    from floe.summary import describe
+
+    click.echo(describe(artifacts, result.platform.display))
+    click.echo(f"wrote {result.path}")
+
+
+# -- plugins ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@FORMAT
+@handles_errors
+def plugins_list(fmt: str) -> None:
+    """Show every installed plugin: kind, type, distribution and version."""
+    from floe.plugins.manager import PluginRegistry
+
+    installed = PluginRegistry().installed()
+    if fmt == "json":
+        click.echo(json.dumps([p.to_json() for p in installed], indent=2))
+        return
+    rows = [("KIND", "TYPE", "DISTRIBUTION", "VERSION")]
+    rows += [(p.kind, p.type, p.distribution, p.version) for p in installed]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def schema() -> None:
+    """JSON Schemas for floe's files."""
+
+
+@schema.command("export")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"),
+              show_default=True, help="Directory to write the schemas into.")
+@handles_errors
+def schema_export(output: Path) -> None:
+    """Write JSON Schemas for floe.yaml, platform.yaml and CompiledArtifacts."""
+    from floe.artifacts import write_atomic
+    from floe.jsonschema import all_schemas
+
+    for name, document in all_schemas().items():
+        path = output / name
+        write_atomic(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        click.echo(f"wrote {path}")
+
+
+# -- platform ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def platform() -> None:
+    """Commands for platform engineers."""
+
+
+def _platform_path(file: Path | None, env: str | None) -> Path:
+    from floe.discovery import locate_platform
+
+    if file is not None:
+        return file
+    return locate_platform(Path.cwd(), None, None, env).path
+
+
+@platform.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@FORMAT
+@handles_errors
+def platform_validate(file: Path | None, env: str | None, fmt: str) -> None:
+    """Check a platform.yaml, every profile through the plugin it selects."""
+    from floe.validate import validate_file
+
+    result = validate_file(_platform_path(file, env), as_kind="platform")
+    if fmt == "json":
+        click.echo(json.dumps({"file": result.file, "ok": result.ok,
+                               "diagnostics": [d.to_json() for d in result.diagnostics]}, indent=2))
+    else:
+        _emit(result.diagnostics)
+        if result.ok:
+            click.echo(f"{result.file}: ok")
+    if not result.ok:
+        sys.exit(1)
+
+
+@platform.command("list-profiles")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@FORMAT
+@handles_errors
+def platform_list_profiles(file: Path | None, env: str | None, fmt: str) -> None:
+    """List the profiles a platform defines, with the plugin type each selects."""
+    from floe.schema.platform import PROFILE_SECTIONS, parse_platform
+    from floe.yamlsafe import load_file
+
+    path = _platform_path(file, env)
+    parsed, report = parse_platform(load_file(path))
+    if parsed is None:
+        raise FloeError(report.items)
+    rows = []
+    for kind, section in PROFILE_SECTIONS.items():
+        for name, raw in parsed.platform.profiles(kind).items():
+            rows.append({"kind": kind, "profile": name,
+                         "type": raw.get("type") if isinstance(raw, dict) else None})
+    if isinstance(parsed.platform.orchestrator, dict):
+        rows.append({"kind": "orchestrator", "profile": "orchestrator",
+                     "type": parsed.platform.orchestrator.get("type")})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _emit(report.warnings)
+    if not rows:
+        click.echo(f"{path}: no profiles defined")
+    for row in rows:
+        click.echo(f"{row['kind']:<13} {row['profile']:<16} {row['type']}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="floe")

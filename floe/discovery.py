@@ -1,0 +1,93 @@
+"""Finding the files a command works on: the product's floe.yaml and the platform it uses.
+
+Platform discovery order (SPEC §3): ``--platform PATH|oci://REF``, else floe.yaml's
+``platform.ref``, else ``$FLOE_PLATFORM_FILE``, else ``platform/<env>/platform.yaml`` (or
+``manifest.yaml``) beside floe.yaml, where ``<env>`` is ``--env``, else ``$FLOE_ENV``, else
+``local``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from floe.diagnostics import FloeError
+
+DEFAULT_ENV = "local"
+PLATFORM_FILE_NAMES = ("platform.yaml", "manifest.yaml")
+
+
+@attrs.frozen
+class PlatformLocation:
+    """Where the platform came from, and how it was chosen (for messages)."""
+
+    path: Path
+    #: As the user would recognise it: relative to the product when possible.
+    display: str
+    how: str
+
+
+def product_file(path: str | os.PathLike | None) -> Path:
+    """The floe.yaml to use: ``path`` (a file or a directory holding one), else ``./floe.yaml``."""
+    candidate = Path(path) if path else Path("floe.yaml")
+    if candidate.is_dir():
+        candidate = candidate / "floe.yaml"
+    if not candidate.is_file():
+        raise FloeError(f"{candidate}: no floe.yaml here; run `floe init` to create a product, or "
+                        "pass the file with --file")
+    return candidate
+
+
+def environment(env: str | None) -> str:
+    """The environment name: ``--env``, else ``$FLOE_ENV``, else ``local``."""
+    return env or os.environ.get("FLOE_ENV") or DEFAULT_ENV
+
+
+def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
+                    env: str | None) -> PlatformLocation:
+    """Apply the discovery order; raise :class:`FloeError` saying what was tried."""
+    if explicit:
+        return _from_ref(explicit, Path.cwd(), "--platform")
+    if pinned:
+        return _from_ref(pinned, product_dir, "floe.yaml platform.ref")
+    from_env = os.environ.get("FLOE_PLATFORM_FILE")
+    if from_env:
+        return _from_ref(from_env, Path.cwd(), "$FLOE_PLATFORM_FILE")
+    name = environment(env)
+    tried = []
+    for file_name in PLATFORM_FILE_NAMES:
+        candidate = product_dir / "platform" / name / file_name
+        tried.append(candidate)
+        if candidate.is_file():
+            return PlatformLocation(candidate, _display(candidate), f"environment '{name}'")
+    envs = sorted(p.name for p in (product_dir / "platform").glob("*") if p.is_dir())
+    hint = f"; environments here: {', '.join(envs)} (choose with --env)" if envs else ""
+    raise FloeError(f"no platform file found for environment '{name}' (looked for "
+                    f"{' and '.join(_display(t) for t in tried)}){hint}. Pass --platform PATH, set "
+                    "platform.ref in floe.yaml, or set FLOE_PLATFORM_FILE")
+
+
+def _from_ref(ref: str, base: Path, how: str) -> PlatformLocation:
+    if ref.startswith("oci://"):
+        raise FloeError(f"{how}: '{ref}' is an OCI reference; this floe reads platform files from "
+                        "disk only. Pass --platform PATH to a platform.yaml")
+    path = Path(ref)
+    if not path.is_absolute():
+        path = base / path
+    if path.is_dir():
+        for file_name in PLATFORM_FILE_NAMES:
+            if (path / file_name).is_file():
+                path = path / file_name
+                break
+    if not path.is_file():
+        raise FloeError(f"{how}: platform file '{ref}' not found")
+    return PlatformLocation(path, _display(path), how)
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

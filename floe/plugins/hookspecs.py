@@ -1,0 +1,216 @@
+"""Hook specifications: the contract between floe and its plugins.
+
+A plugin is an object (usually a module) whose functions are marked with
+``@floe.plugins.hookimpl``. It is published under an entry point in the group of its kind;
+the entry point's *name* is the ``type:`` users write in platform.yaml::
+
+    [project.entry-points."floe.compute"]
+    duckdb = "floe_plugin_compute_duckdb.plugin"
+
+floe imports a plugin only when a platform selects it, registers it with a pluggy
+``PluginManager`` of its own and calls the hooks of its kind. Every kind has the same two
+compile-time hooks:
+
+``floe_<kind>_settings()``
+    the attrs class that describes the profile's settings (strictly validated by floe, every
+    error located at its dotted path), and
+``floe_<kind>_resolve(settings, context)``
+    which checks what types cannot express and returns the JSON-ready section written into
+    CompiledArtifacts.
+
+Compile-time hooks must stay light: import heavy libraries (Dagster, dbt, pyiceberg, DuckDB)
+only in run-time code, never at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "floe"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------
+# storage: where table data lives (``storage.<profile>`` in platform.yaml)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_storage_settings() -> type | None:
+    """Describe the settings of a storage profile.
+
+    Called once when the plugin is loaded, before any profile of this type is validated.
+
+    :returns: an attrs class; floe structures the profile (without ``type`` and ``credentials``)
+        into it. ``None`` means the profile takes no settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_storage_resolve(settings: Any, context: Any) -> dict:
+    """Resolve a storage profile into the section run time uses.
+
+    Called by ``floe compile`` for the profile a product selects, and by
+    ``floe platform validate`` for every profile.
+
+    :param settings: an instance of the class returned by :func:`floe_storage_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext`: the profile's name and path, its
+        resolved credentials (``context.credentials``), and ``error()``/``warn()`` to report
+        problems at a path inside the profile.
+    :returns: a JSON-ready dict (strings, numbers, booleans, lists, dicts); secret references
+        only, never secret values.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# catalog: the Iceberg catalog tables are registered in (``catalogs.<profile>``)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_catalog_settings() -> type | None:
+    """Describe the settings of a catalog profile.
+
+    :returns: an attrs class for the profile's settings, or ``None`` for none.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_catalog_resolve(settings: Any, context: Any) -> dict:
+    """Resolve a catalog profile into the catalog properties run time will use.
+
+    :param settings: an instance of the class returned by :func:`floe_catalog_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext` (see :func:`floe_storage_resolve`).
+    :returns: a JSON-ready dict; credentials appear as secret references.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# compute: the engine dbt runs on (``compute.<profile>``)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_compute_settings() -> type | None:
+    """Describe the settings of a compute profile.
+
+    :returns: an attrs class for the profile's settings, or ``None`` for none.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_compute_resolve(settings: Any, context: Any) -> dict:
+    """Resolve a compute profile into its run-time section.
+
+    The section must contain ``dbt_profile``: the dbt target (``type`` plus adapter settings)
+    that run time writes into the profiles dbt reads.
+
+    :param settings: an instance of the class returned by :func:`floe_compute_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext`; ``context.product_name`` names the
+        product being compiled (``None`` when validating a platform alone).
+    :returns: a JSON-ready dict with at least ``dbt_profile``.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# credentials: how storage and catalogs authenticate (``credentials: {mode: ...}``)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_credentials_settings() -> type | None:
+    """Describe the settings of a credential mode (the ``credentials`` block without ``mode``).
+
+    Sensitive fields must be typed :class:`floe.schema.types.SecretRef` so that a literal value
+    is refused at validation time.
+
+    :returns: an attrs class, or ``None`` when the mode takes no settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_credentials_resolve(settings: Any, context: Any) -> dict:
+    """Resolve a ``credentials`` block into its run-time description.
+
+    Called before the owning storage or catalog profile is resolved; the result is handed to
+    that profile's plugin as ``context.credentials``.
+
+    :param settings: an instance of the class returned by :func:`floe_credentials_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext` located at the ``credentials`` block.
+    :returns: a JSON-ready dict that includes ``mode``; secret references, never values.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# secrets: where secret references are looked up at run time (``secrets.backends``)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_secrets_settings() -> type | None:
+    """Describe the settings of a secret backend (a ``secrets.backends`` entry without ``type``).
+
+    :returns: an attrs class, or ``None`` when the backend takes no settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_secrets_resolve(settings: Any, context: Any) -> dict:
+    """Resolve a secret backend's settings into the section run time uses to build it.
+
+    :param settings: an instance of the class returned by :func:`floe_secrets_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext` located at the backend entry.
+    :returns: a JSON-ready dict of the backend's settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# orchestrator: what runs the product (``orchestrator``)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def floe_orchestrator_settings() -> type | None:
+    """Describe the settings of the orchestrator section.
+
+    :returns: an attrs class, or ``None`` when the orchestrator takes no settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_orchestrator_resolve(settings: Any, context: Any) -> dict:
+    """Resolve the orchestrator section for one product: its jobs and schedules.
+
+    :param settings: an instance of the class returned by :func:`floe_orchestrator_settings`.
+    :param context: a :class:`floe.plugins.ResolveContext`; ``context.product`` is the
+        :class:`floe.schema.product.DataProduct` being compiled (``None`` when validating a
+        platform alone).
+    :returns: a JSON-ready dict (for example ``jobs`` and ``schedules``).
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,210 @@
+"""platform.yaml (Tier 2, ``kind: Platform`` or ``kind: Manifest``): the platform team's file.
+
+The top level is validated here; each profile (``storage.<name>``, ``catalogs.<name>``,
+``compute.<name>``, ``orchestrator``, ``secrets.backends[i]``) is validated by the plugin its
+``type`` selects, in :mod:`floe.profiles`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+from floe.diagnostics import Path, Report, one_of
+from floe.schema.structure import Invalid, field_check, structure
+from floe.yamlsafe import Document
+
+#: The sections that hold named profiles, by plugin kind.
+PROFILE_SECTIONS = {"storage": "storage", "catalog": "catalogs", "compute": "compute"}
+#: ``plugins:`` shorthand kinds floe understands, and where each lands.
+SHORTHAND = {"storage": ("storage", "default"), "catalog": ("catalogs", "default"),
+             "compute": ("compute", "default"), "orchestrator": ("orchestrator",)}
+#: Fields whose values are secrets wherever they appear in reference-only blocks.
+SENSITIVE_KEYS = {"client_secret", "password", "secret_access_key", "session_token", "token",
+                  "api_key", "private_key", "secret"}
+
+
+@field_check
+def _percent(value: int | None) -> None:
+    if value is not None and not 0 <= value <= 100:
+        raise Invalid(f"{value} is not a percentage; use a whole number from 0 to 100")
+
+
+@attrs.frozen
+class PlatformMetadata:
+    """Name and version of the platform; ``scope`` and ``parent`` place it in a data mesh."""
+
+    name: str | None = None
+    version: str | None = None
+    scope: Literal["enterprise", "domain", "product"] | None = None
+    parent: str | None = None
+    owner: str | None = None
+    description: str | None = None
+
+
+@attrs.frozen
+class SecretsSection:
+    """Secret backends in resolution order: names (``env``) or mappings with a ``type``."""
+
+    backends: list[Any] | None = None
+
+
+@attrs.frozen
+class PlatformObservability:
+    """Where traces and lineage go."""
+
+    traces: bool = True
+    lineage: bool = True
+    otlp_endpoint: str | None = None
+    otlp_protocol: Literal["grpc", "http/protobuf"] | None = None
+    lineage_endpoint: str | None = None
+    lineage_namespace: str | None = None
+
+
+@attrs.frozen
+class Naming:
+    """Naming enforcement: ``off``, ``warn`` or ``strict``; regexes per layer for ``custom``."""
+
+    enforcement: Literal["off", "warn", "strict"] = "off"
+    patterns: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class DataArchitecture:
+    """The data architecture pattern whose rules compile enforces."""
+
+    pattern: Literal["medallion", "kimball", "custom"] | None = None
+    naming: Naming = Naming()
+    layers: list[str] | None = None
+
+
+@attrs.frozen
+class QualityGates:
+    """Minimum quality every product must meet at compile time."""
+
+    minimum_test_coverage: int | None = attrs.field(default=None, validator=_percent)
+    require_descriptions: bool = False
+    block_on_failure: bool = True
+
+
+@attrs.frozen
+class Governance:
+    """Quality gates and the plugin types products may use, by kind."""
+
+    quality_gates: QualityGates = QualityGates()
+    approved_plugins: dict[str, list[str]] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class Platform:
+    """The whole platform.yaml in canonical form (profiles still raw, for their plugins)."""
+
+    apiVersion: Literal["floe.dev/v1"]
+    kind: Literal["Platform", "Manifest"]
+    metadata: PlatformMetadata = PlatformMetadata()
+    storage: dict[str, Any] = attrs.Factory(dict)
+    catalogs: dict[str, Any] = attrs.Factory(dict)
+    compute: dict[str, Any] = attrs.Factory(dict)
+    orchestrator: Any = None
+    secrets: SecretsSection = SecretsSection()
+    observability: PlatformObservability = PlatformObservability()
+    data_architecture: DataArchitecture = DataArchitecture()
+    governance: Governance = Governance()
+    #: Reference-only documentation of pre-existing cloud resources; not interpreted.
+    infrastructure: dict[str, Any] = attrs.Factory(dict)
+    #: Reference-only documentation of the security set-up; not interpreted.
+    security: dict[str, Any] = attrs.Factory(dict)
+
+    def profiles(self, kind: str) -> dict[str, Any]:
+        """The named profiles of ``storage``, ``catalog`` or ``compute``."""
+        return getattr(self, PROFILE_SECTIONS[kind])
+
+
+@attrs.frozen
+class ParsedPlatform:
+    """A validated platform plus what parsing learned about its document."""
+
+    platform: Platform
+    document: Document
+    #: Profiles written in the ``plugins:`` shorthand with nothing but a ``type``.
+    selection_only: frozenset[Path]
+
+
+def parse_platform(doc: Document) -> tuple[ParsedPlatform | None, Report]:
+    """Validate a platform document's top level; profiles are checked by their plugins later."""
+    report = doc.report()
+    if not isinstance(doc.data, dict):
+        report.error((), "a platform.yaml must be a mapping (apiVersion, kind, metadata, storage, "
+                     "catalogs, compute, ...)")
+        return None, report
+    data, selection_only = normalise(doc.data, report)
+    _refuse_literal_secrets(data.get("infrastructure"), ("infrastructure",), report)
+    _refuse_literal_secrets(data.get("security"), ("security",), report)
+    platform = structure(data, Platform, report)
+    if platform is None or report.errors:
+        return None, report
+    return ParsedPlatform(platform, doc, frozenset(selection_only)), report
+
+
+def normalise(data: dict, report: Report) -> tuple[dict, set[Path]]:
+    """Rewrite the flat ``version:`` and the ADR-0016 ``plugins:`` shorthand into canonical form."""
+    data = dict(data)
+    pos = report.positions
+    data.setdefault("apiVersion", "floe.dev/v1")
+    data.setdefault("kind", "Platform")
+    # A malformed `metadata:` is left for structuring to report.
+    if "version" in data and isinstance(data.get("metadata"), (dict, type(None))):
+        meta = dict(data.get("metadata") or {})
+        meta.setdefault("version", data.pop("version"))
+        pos.setdefault(("metadata", "version"), pos.get(("version",), (0, 0)))
+        data["metadata"] = meta
+    selection_only: set[Path] = set()
+    shorthand = data.pop("plugins", None)
+    if shorthand is None:
+        return data, selection_only
+    if not isinstance(shorthand, dict):
+        report.error(("plugins",), "plugins must be a mapping of kind to {type: ...}")
+        return data, selection_only
+    for kind, entry in shorthand.items():
+        path: Path = ("plugins", kind)
+        if kind not in SHORTHAND:
+            report.warn(path, f"plugin kind '{kind}' is not supported by this floe "
+                        f"(supported here: {one_of(SHORTHAND)}); it is ignored")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            report.error(path, f"expected {{type: <name>}} naming the {kind} plugin")
+            continue
+        target = SHORTHAND[kind]
+        section = data.get(target[0])
+        if len(target) == 1:
+            if section is not None:
+                report.error(path, f"{kind} is set both here and in '{target[0]}'; keep one")
+                continue
+            data[target[0]] = entry
+        else:
+            section = dict(section) if isinstance(section, dict) else {}
+            if target[1] in section:
+                report.error(path, f"{kind} is set both here and in '{'.'.join(target)}'; keep one")
+                continue
+            section[target[1]] = entry
+            data[target[0]] = section
+        for p in [p for p in pos if p[:2] == path]:
+            pos.setdefault(target + p[2:], pos[p])
+        if set(entry) == {"type"}:
+            selection_only.add(target)
+    return data, selection_only
+
+
+def _refuse_literal_secrets(value: Any, path: Path, report: Report) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SENSITIVE_KEYS and not (isinstance(item, dict) and "secret_ref" in item):
+                if item not in (None, ""):
+                    report.error(path + (key,), "a literal value is not allowed in a sensitive field; "
+                                 "reference a secret instead: {secret_ref: <name>}")
+            else:
+                _refuse_literal_secrets(item, path + (key,), report)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_literal_secrets(item, path + (i,), report)

@@ -1,0 +1,200 @@
+"""Safe, bounded YAML loading that remembers where every value came from.
+
+PyYAML's ``safe_load`` already refuses Python tags, but it silently keeps the last of two
+duplicate keys, expands aliases without limit (a "billion laughs" document exhausts memory) and
+forgets line numbers. floe composes the node graph itself and converts it with limits, so every
+later error can name ``file:line:col`` and nothing a user writes can hang or crash the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path as FsPath
+from typing import Any
+
+import attrs
+import yaml
+
+from floe.diagnostics import FloeError, Path, Position, Report
+
+#: Configuration files are small; anything bigger is a mistake or an attack.
+MAX_BYTES = 1024 * 1024
+#: Values produced after expanding aliases. A normal platform file has a few hundred.
+MAX_NODES = 100_000
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@attrs.frozen
+class Document:
+    """A loaded YAML file: its data as plain Python values plus where each path stands."""
+
+    file: str
+    data: Any
+    positions: dict[Path, Position]
+    text: str = ""
+    #: The real file behind the document, when it was read from disk.
+    source: str | None = None
+
+    def report(self) -> Report:
+        """A fresh :class:`Report` that locates paths in this document."""
+        return Report(self.file, self.positions)
+
+
+class _Limit(Exception):
+    pass
+
+
+def load_file(path: str | FsPath, display: str | None = None) -> Document:
+    """Read and load one YAML file; raise :class:`FloeError` for anything unreadable or unsafe."""
+    name = display or str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise FloeError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise FloeError(f"{name}: is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise FloeError(f"{name}: cannot read: {exc.strerror}") from None
+    doc = load_bytes(raw, name)
+    return attrs.evolve(doc, source=str(path))
+
+
+def load_bytes(raw: bytes, file: str) -> Document:
+    """Load YAML text (bytes) named ``file`` in messages."""
+    if len(raw) > MAX_BYTES:
+        raise FloeError(f"{file}: file is larger than {MAX_BYTES // 1024} KiB; floe config files are small, "
+                        "is this the right file?")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FloeError(f"{file}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str) -> Document:
+    """Load YAML ``text``; ``file`` names it in messages."""
+    report = Report(file)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        report.positions[()] = (line, col)
+        report.error((), f"invalid YAML: {problem}")
+        raise FloeError(report.items) from None
+    except yaml.YAMLError as exc:
+        raise FloeError(f"{file}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise FloeError(f"{file}: YAML is nested too deeply") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise FloeError(f"{file}: file is empty; expected a YAML mapping")
+    builder = _Builder(report, loader)
+    try:
+        data = builder.build(node, ())
+    except _Limit as exc:
+        raise FloeError(f"{file}: {exc}") from None
+    except RecursionError:
+        raise FloeError(f"{file}: YAML is nested too deeply (or an alias refers to itself)") from None
+    report.raise_if_errors()
+    return Document(file, data, report.positions, text)
+
+
+class _Builder:
+    """Turns a composed node graph into plain values, checking tags, keys and size."""
+
+    def __init__(self, report: Report, loader: yaml.SafeLoader):
+        self.report = report
+        self.loader = loader
+        self.count = 0
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Limit(f"document expands to more than {MAX_NODES} values (an alias bomb?); "
+                         "refusing to load it")
+        self.report.positions.setdefault(path, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                return self._bad_tag(node, path)
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                return self._bad_tag(node, path)
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if node.tag not in _PLAIN_TAGS:
+            return self._bad_tag(node, path)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.report.error(path, f"cannot read value: {exc}")
+            return None
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            # Timestamps stay text: configuration compares and hashes them as written.
+            return node.value
+        return value
+
+    def _bad_tag(self, node: yaml.Node, path: Path) -> None:
+        self.report.positions[path] = _mark(node)
+        self.report.error(path, f"YAML tag '{node.tag}' is not allowed; floe reads plain YAML only "
+                                "(remove the tag)")
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, merged: bool = False) -> dict:
+        out: dict = {}
+        seen: dict = {}
+        explicit = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
+        merges = [v for k, v in node.value if k.tag == _MERGE_TAG]
+        for key_node, value_node in explicit:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                self.report.positions[path + ("<key>",)] = _mark(key_node)
+                self.report.error(path + ("<key>",), "mapping keys must be plain scalars")
+                continue
+            key = self.loader.construct_object(key_node)
+            if isinstance(key, (datetime.date, float)) or key is None:
+                key = key_node.value
+            if key in seen:
+                first = seen[key]
+                self.report.positions[path + (key,)] = _mark(key_node)
+                self.report.error(path + (key,), f"duplicate key '{key}' (first defined at line {first[0]}); "
+                                                 "remove one of them")
+                continue
+            seen[key] = _mark(key_node)
+            if merged:
+                # A key taken from a merged mapping is located there, unless written explicitly.
+                self.report.positions.setdefault(path + (key,), _mark(key_node))
+            else:
+                self.report.positions[path + (key,)] = _mark(key_node)
+            out[key] = self.build(value_node, path + (key,))
+        # YAML merge keys (<<: *defaults): explicit keys win, earlier merges win over later ones.
+        for merge_node in merges:
+            sources = merge_node.value if isinstance(merge_node, yaml.SequenceNode) else [merge_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    self.report.positions[path + ("<<",)] = _mark(source)
+                    self.report.error(path + ("<<",), "a merge key (<<) must refer to a mapping")
+                    continue
+                values = self._mapping(source, path, merged=True)
+                for key, value in values.items():
+                    out.setdefault(key, value)
+        return out
+
+
+def _mark(node: yaml.Node) -> Position:
+    mark = node.start_mark
+    return (mark.line + 1, mark.column + 1)
