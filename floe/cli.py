@@ -28,7 +28,9 @@ PLATFORM = click.option("--platform", "platform", metavar="PATH",
 
 
 def _emit(diagnostics: list[Diagnostic]) -> None:
-    for diagnostic in diagnostics:
+    """Print diagnostics to stderr: grouped by file, in the order they stand in it."""
+    files = {name: i for i, name in enumerate(dict.fromkeys(d.file for d in diagnostics))}
+    for diagnostic in sorted(diagnostics, key=lambda d: (files[d.file], d.line, d.col)):
         click.echo(str(diagnostic), err=True)
 
 
@@ -218,7 +220,7 @@ def platform_list_profiles(file: Path | None, env: str | None, fmt: str) -> None
 
     path = _platform_path(file, env)
     parsed, report = parse_platform(load_file(path))
-    if parsed is None:
+    if parsed is None or report.errors:
         raise FloeError(report.items)
     rows = []
     for kind, section in PROFILE_SECTIONS.items():

@@ -76,7 +76,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     location = locate_platform(product_dir, platform, product.platform.ref if product.platform else None, env)
     platform_doc = load_file(location.path, location.display)
     parsed, platform_report = parse_platform(platform_doc)
-    if parsed is None:
+    if parsed is None or platform_report.errors:
         raise FloeError(product_report.items + platform_report.items)
     compiler = _Compiler(product, product_report, parsed, platform_report, registry, product_dir)
     artifacts = compiler.assemble(location, product_doc.text, platform_doc.text)

@@ -202,7 +202,7 @@ def _load_with_stevedore(kind: str, type_name: str) -> Plugin:
 
     manager = NamedExtensionManager(group(kind), names=[type_name],
                                     on_load_failure_callback=on_failure,
-                                    warn_on_missing_entrypoint=False)
+                                    on_missing_entrypoints_callback=lambda names: None)
     if failures:
         target, exc = failures[0]
         dist, version = _provenance(kind, type_name, target)

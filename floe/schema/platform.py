@@ -132,7 +132,11 @@ class ParsedPlatform:
 
 
 def parse_platform(doc: Document) -> tuple[ParsedPlatform | None, Report]:
-    """Validate a platform document's top level; profiles are checked by their plugins later."""
+    """Validate a platform document's top level; profiles are checked by their plugins later.
+
+    With errors in the report, the returned platform holds only the profile sections (for
+    their plugins to check); use nothing else of it.
+    """
     report = doc.report()
     if not isinstance(doc.data, dict):
         report.error((), "a platform.yaml must be a mapping (apiVersion, kind, metadata, storage, "
@@ -142,8 +146,12 @@ def parse_platform(doc: Document) -> tuple[ParsedPlatform | None, Report]:
     _refuse_literal_secrets(data.get("infrastructure"), ("infrastructure",), report)
     _refuse_literal_secrets(data.get("security"), ("security",), report)
     platform = structure(data, Platform, report)
-    if platform is None or report.errors:
-        return None, report
+    if platform is None:
+        # Profiles are validated by their plugins even when the top level has errors, so a
+        # platform engineer sees every mistake in one run. Callers check report.errors.
+        platform = Platform(apiVersion="floe.dev/v1", kind="Platform", **{
+            section: data[section] for section in (*PROFILE_SECTIONS.values(), "orchestrator")
+            if isinstance(data.get(section), dict)})
     return ParsedPlatform(platform, doc, frozenset(selection_only)), report
 
 

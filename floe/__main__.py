@@ -1,0 +1,5 @@
+"""``python -m floe`` runs the CLI."""
+
+from floe.cli import main
+
+main()
