@@ -1,0 +1,123 @@
+"""Compute ``duckdb``: dbt-duckdb on a database file inside the product.
+
+The profile resolves to the dbt target run time writes into ``profiles.yml``. ``threads`` and
+``memory_limit`` may be written at the top of the profile or, as in the seed documents, under
+``properties``; both spellings resolve to the same target.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal, get_args
+
+import attrs
+
+from floe.builtin.paths import relative_path
+from floe.diagnostics import dotted
+from floe.plugins import ResolveContext, hookimpl
+from floe.schema.structure import Invalid, field_check
+
+#: Extensions run time installs from PyPI wheels (``duckdb-ext-<name>``) rather than from
+#: DuckDB's extension server, which an offline or locked-down machine cannot reach.
+Extension = Literal["avro", "httpfs", "iceberg", "json", "parquet"]
+EXTENSIONS = get_args(Extension)
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
+_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Settings that have a key of their own in the profile; one place each keeps them unambiguous.
+_OWN_KEYS = ("threads", "memory_limit")
+
+
+@field_check
+def _threads(value: int | None) -> None:
+    if value is not None and value < 1:
+        raise Invalid(f"threads must be at least 1, got {value}; leave it out to let DuckDB use "
+                      "every core")
+
+
+@field_check
+def _memory_limit(value: str | None) -> None:
+    if value is not None and not (_MEMORY.fullmatch(value.strip()) or _PERCENT.fullmatch(value.strip())):
+        raise Invalid(f"'{value}' is not a memory size: write an amount with a unit, e.g. 4GB, "
+                      "512MB, 1.5GiB, or a share of RAM from 1% to 100%, e.g. 80%")
+
+
+@attrs.frozen
+class DuckdbProperties:
+    """The seed documents' ``properties: {threads: 4, memory_limit: 4GB}`` block."""
+
+    threads: int | None = attrs.field(default=None, validator=_threads)
+    memory_limit: str | None = attrs.field(default=None, validator=_memory_limit)
+
+
+@attrs.frozen
+class DuckdbCompute:
+    """A DuckDB database file, its resource limits, settings and extensions."""
+
+    path: str = attrs.field(default=".floe/floe.duckdb", validator=relative_path)
+    threads: int | None = attrs.field(default=None, validator=_threads)
+    memory_limit: str | None = attrs.field(default=None, validator=_memory_limit)
+    # Values are checked in resolve, where each problem can be reported at its own key.
+    settings: dict[str, Any] = attrs.Factory(dict)
+    extensions: list[Extension] = attrs.Factory(list)
+    properties: DuckdbProperties = DuckdbProperties()
+
+
+@hookimpl
+def floe_compute_settings() -> type:
+    """DuckDB: ``path``, ``threads``, ``memory_limit``, ``settings``, ``extensions``, ``properties``."""
+    return DuckdbCompute
+
+
+@hookimpl
+def floe_compute_resolve(settings: DuckdbCompute, context: ResolveContext) -> dict:
+    """Resolve to the database path and the dbt-duckdb target (unset values left out)."""
+    limits = {key: _merged(settings, key, context) for key in _OWN_KEYS}
+    duckdb_settings = _checked_settings(settings.settings, context)
+    # threads bounds both dbt's concurrency and DuckDB's worker pool, which one process shares,
+    # so the platform's limit holds however many models dbt runs at once.
+    for key, value in limits.items():
+        if value is not None:
+            duckdb_settings[key] = value
+    profile: dict[str, Any] = {"type": "duckdb", "path": settings.path}
+    if limits["threads"] is not None:
+        profile["threads"] = limits["threads"]
+    if duckdb_settings:
+        profile["settings"] = dict(sorted(duckdb_settings.items()))
+    if settings.extensions:
+        profile["extensions"] = sorted(set(settings.extensions))
+    # The path stays relative so the artifacts are identical on every machine; run time
+    # anchors it at the product directory.
+    return {"database": settings.path, "dbt_profile": profile}
+
+
+def _merged(settings: DuckdbCompute, key: str, context: ResolveContext) -> Any:
+    top, nested = getattr(settings, key), getattr(settings.properties, key)
+    if top is not None and nested is not None:
+        here = dotted(tuple(context.path) + (key,))
+        there = dotted(tuple(context.path) + ("properties", key))
+        context.error(("properties", key), f"{key} is set twice, at {here} and at {there}; "
+                      "keep one of them")
+    return top if top is not None else nested
+
+
+def _checked_settings(values: dict[str, Any], context: ResolveContext) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        where = ("settings", name)
+        if name in _OWN_KEYS:
+            context.error(where, f"set {name} with the profile's own '{name}:' key, not under "
+                          "settings")
+        elif not _SETTING_NAME.fullmatch(name):
+            context.error(where, f"'{name}' is not a DuckDB setting name (letters, digits and '_'), "
+                          "e.g. preserve_insertion_order")
+        elif not isinstance(value, (str, int, float, bool)):
+            context.error(where, "a DuckDB setting takes a string, number or true/false, e.g. "
+                          "preserve_insertion_order: false")
+        elif isinstance(value, float) and not math.isfinite(value):
+            context.error(where, "a DuckDB setting must be a finite number")
+        else:
+            out[name] = value
+    return out

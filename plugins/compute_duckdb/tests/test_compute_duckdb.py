@@ -1,0 +1,142 @@
+"""The duckdb compute plugin: its settings, the dbt target it resolves to, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from floe.plugins import PluginRegistry
+from floe.testing import assert_plugin_conforms, resolve_section
+
+
+def resolve(settings: dict):
+    resolved, report = resolve_section("compute", "duckdb", settings)
+    return resolved, [str(d) for d in report.items]
+
+
+def test_duckdb_honours_the_plugin_contract():
+    assert_plugin_conforms(
+        "compute", "duckdb",
+        valid=[{}, {"properties": {"threads": 4, "memory_limit": "4GB"}},
+               {"path": "data/x.duckdb", "threads": 2, "memory_limit": "80%",
+                "settings": {"preserve_insertion_order": False}, "extensions": ["iceberg"]}],
+        invalid=[({"threads": 0}, "threads: threads must be at least 1"),
+                 ({"threads": "4"}, "threads: expected an integer"),
+                 ({"memory_limit": "4 gigs"}, "memory_limit: '4 gigs' is not a memory size"),
+                 ({"memory_limit": "120%"}, "is not a memory size"),
+                 ({"path": "/var/db.duckdb"}, "path: '/var/db.duckdb' must be a relative path"),
+                 ({"path": "../db.duckdb"}, "must be a relative path"),
+                 ({"properties": {"cpus": 4}}, "properties.cpus: unknown key 'cpus'"),
+                 ({"thread": 4}, "unknown key 'thread' (did you mean 'threads'?)")],
+    )
+
+
+def test_the_entry_point_is_registered_by_this_distribution():
+    plugin = PluginRegistry().load("compute", "duckdb")
+    assert plugin.provenance == {"distribution": "floe-plugin-compute-duckdb", "version": "0.1.0"}
+
+
+def test_defaults_resolve_to_a_database_inside_the_product():
+    resolved, messages = resolve({})
+    assert messages == []
+    assert resolved.config == {
+        "database": ".floe/floe.duckdb",
+        "dbt_profile": {"type": "duckdb", "path": ".floe/floe.duckdb"},
+    }
+
+
+def test_seed_properties_resolve_like_top_level_keys():
+    seed, _ = resolve({"properties": {"threads": 4, "memory_limit": "4GB"}})
+    flat, _ = resolve({"threads": 4, "memory_limit": "4GB"})
+    assert seed.config == flat.config == {
+        "database": ".floe/floe.duckdb",
+        "dbt_profile": {"type": "duckdb", "path": ".floe/floe.duckdb", "threads": 4,
+                        "settings": {"memory_limit": "4GB", "threads": 4}},
+    }
+
+
+def test_full_profile_is_sorted_and_deduplicated():
+    resolved, messages = resolve({
+        "path": "warehouse/analytics.duckdb", "threads": 8,
+        "settings": {"preserve_insertion_order": False, "enable_progress_bar": True,
+                     "temp_directory": ".floe/tmp", "checkpoint_threshold_mb": 16.5},
+        "extensions": ["parquet", "iceberg", "httpfs", "iceberg"],
+    })
+    assert messages == []
+    assert resolved.config == {
+        "database": "warehouse/analytics.duckdb",
+        "dbt_profile": {
+            "type": "duckdb", "path": "warehouse/analytics.duckdb", "threads": 8,
+            "settings": {"checkpoint_threshold_mb": 16.5, "enable_progress_bar": True,
+                         "preserve_insertion_order": False, "temp_directory": ".floe/tmp",
+                         "threads": 8},
+            "extensions": ["httpfs", "iceberg", "parquet"],
+        },
+    }
+    assert list(resolved.config["dbt_profile"]["settings"]) == sorted(
+        resolved.config["dbt_profile"]["settings"])
+
+
+@pytest.mark.parametrize("limit", ["4GB", "512MB", "1.5GiB", "4 gb", "100%", "1%", "80%"])
+def test_memory_limit_accepts_sizes_and_shares(limit):
+    resolved, messages = resolve({"memory_limit": limit})
+    assert messages == []
+    assert resolved.config["dbt_profile"]["settings"] == {"memory_limit": limit}
+
+
+@pytest.mark.parametrize("limit", ["4", "GB", "0%", "101%", "-1GB", "4PB", "lots"])
+def test_memory_limit_refuses_other_forms(limit):
+    resolved, messages = resolve({"memory_limit": limit})
+    assert resolved is None
+    assert messages == [f"platform.yaml: compute.default.memory_limit: '{limit}' is not a memory "
+                        "size: write an amount with a unit, e.g. 4GB, 512MB, 1.5GiB, or a share of "
+                        "RAM from 1% to 100%, e.g. 80%"]
+
+
+def test_unsupported_extension_is_refused_with_the_list():
+    resolved, messages = resolve({"extensions": ["iceberg", "spatial"]})
+    assert resolved is None
+    assert messages == ["platform.yaml: compute.default.extensions[1]: 'spatial' is not one of "
+                        "avro, httpfs, iceberg, json, parquet"]
+
+
+def test_a_limit_set_in_both_places_names_both_paths():
+    resolved, messages = resolve({"threads": 2, "properties": {"threads": 4}})
+    assert resolved is None
+    assert messages == ["platform.yaml: compute.default.properties.threads: threads is set twice, "
+                        "at compute.default.threads and at compute.default.properties.threads; "
+                        "keep one of them"]
+
+
+def test_bad_settings_are_each_reported_at_their_key():
+    resolved, messages = resolve({"settings": {"memory_limit": "1GB", "bad-name": 1,
+                                               "nested": {"a": 1}, "empty": None}})
+    assert resolved is None
+    assert messages == [
+        "platform.yaml: compute.default.settings.memory_limit: set memory_limit with the profile's "
+        "own 'memory_limit:' key, not under settings",
+        "platform.yaml: compute.default.settings.bad-name: 'bad-name' is not a DuckDB setting name "
+        "(letters, digits and '_'), e.g. preserve_insertion_order",
+        "platform.yaml: compute.default.settings.nested: a DuckDB setting takes a string, number or "
+        "true/false, e.g. preserve_insertion_order: false",
+        "platform.yaml: compute.default.settings.empty: a DuckDB setting takes a string, number or "
+        "true/false, e.g. preserve_insertion_order: false",
+    ]
+
+
+def test_compute_takes_no_credentials():
+    resolved, messages = resolve({"credentials": {"mode": "static", "access_key_id": "x",
+                                                  "secret_access_key": {"secret_ref": "k"}}})
+    assert resolved is None
+    assert messages == ["platform.yaml: compute.default.credentials: a compute section takes no "
+                        "credentials"]
+
+
+def test_loading_the_plugin_does_not_import_duckdb():
+    code = ("import sys; from floe.plugins import PluginRegistry; "
+            "PluginRegistry().load('compute', 'duckdb'); "
+            "print(sorted(m for m in ('duckdb', 'dbt', 'dagster', 'pyiceberg') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
