@@ -66,12 +66,11 @@ class Diagnostic:
     severity: str = ERROR
 
     def __str__(self) -> str:
-        where = self.file or "<input>"
-        if self.line:
-            where += f":{self.line}:{self.col}"
+        where = self.file + (f":{self.line}:{self.col}" if self.file and self.line else "")
         prefix = "warning: " if self.severity == WARNING else ""
         path = f"{self.path}: " if self.path else ""
-        return f"{where}: {prefix}{path}{self.message}"
+        # Messages raised before a file is known already start with what they are about.
+        return f"{where + ': ' if where else ''}{prefix}{path}{self.message}"
 
     def to_json(self) -> dict:
         """The machine-readable form used by ``--format json``."""

@@ -21,6 +21,9 @@ from floe.diagnostics import FloeError, Path, Position, Report
 MAX_BYTES = 1024 * 1024
 #: Values produced after expanding aliases. A normal platform file has a few hundred.
 MAX_NODES = 100_000
+#: Nesting depth. Real configuration nests fewer than 10 levels; a limit far below Python's
+#: recursion limit keeps every later recursive walk (schemas, scans) safe.
+MAX_DEPTH = 64
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -128,6 +131,9 @@ class _Builder:
         if self.count > MAX_NODES:
             raise _Limit(f"document expands to more than {MAX_NODES} values (an alias bomb?); "
                          "refusing to load it")
+        if len(path) > MAX_DEPTH:
+            raise _Limit(f"{_dotted_short(path)}: nested more than {MAX_DEPTH} levels deep; "
+                         "floe configuration is never that deep, is this the right file?")
         self.report.positions.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
@@ -193,6 +199,13 @@ class _Builder:
                 for key, value in values.items():
                     out.setdefault(key, value)
         return out
+
+
+def _dotted_short(path: Path) -> str:
+    from floe.diagnostics import dotted
+
+    text = dotted(path[:4])
+    return text + "..." if len(path) > 4 else text
 
 
 def _mark(node: yaml.Node) -> Position:

@@ -8,7 +8,9 @@ dotted path, with "did you mean" for misspelled keys and literal values.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import types
 import typing
 from typing import Any, Callable, Literal, TypeVar, get_args, get_origin
 
@@ -168,15 +170,59 @@ def _container_hooks(conv: cattrs.Converter):
 def _attrs_hook(converter: cattrs.Converter):
     def factory(cls: type):
         inner = cattrs.gen.make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+        checked = [a for a in attrs.fields(cls) if a.validator is not None]
 
         def structure(value: Any, _: type) -> Any:
             if not isinstance(value, dict):
                 raise Invalid(f"expected a mapping, got {_type_name(value)}")
-            return inner(value, cls)
+            # attrs stops at the first failing validator; build without them and run each one
+            # here, so every invalid field of the mapping is reported in one go.
+            with _validators_off():
+                instance = inner(value, cls)
+            errors = []
+            for attribute in checked:
+                try:
+                    attribute.validator(instance, attribute, getattr(instance, attribute.name))
+                except Invalid as exc:
+                    exc.at = None
+                    errors.append((attribute.name, exc))
+            if errors:
+                raise _Nested(errors)
+            return instance
 
         return structure
 
     return factory
+
+
+@contextlib.contextmanager
+def _validators_off():
+    was = attrs.validators.get_disabled()
+    attrs.validators.set_disabled(True)
+    try:
+        yield
+    finally:
+        attrs.validators.set_disabled(was)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_scalar_union(tp: Any) -> bool:
+    return get_origin(tp) in (typing.Union, types.UnionType) and all(a in _SCALARS for a in get_args(tp))
+
+
+def _scalar_union_hook(tp: Any):
+    allowed = get_args(tp)
+
+    def structure(value: Any, _: type) -> Any:
+        # Exact types only: YAML's `true` is not the integer 1, `"4"` is not a number.
+        if type(value) in allowed or (type(value) is int and float in allowed):
+            return value
+        names = " or ".join(_type_name(a()) if a is not type(None) else "null" for a in allowed)
+        raise Invalid(f"expected {names}, got {_type_name(value)}")
+
+    return structure
 
 
 @functools.lru_cache(maxsize=1)
@@ -193,6 +239,7 @@ def converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_any_mapping, mapping_factory)
     conv.register_structure_hook_factory(_is_any_list, list_factory)
     conv.register_structure_hook_factory(attrs.has, _attrs_hook(conv))
+    conv.register_structure_hook_factory(_is_scalar_union, _scalar_union_hook)
     return conv
 
 
