@@ -18,6 +18,8 @@ Position = tuple[int, int]
 #: A path into a document: mapping keys and sequence indexes.
 Path = tuple["str | int", ...]
 
+_ONE_LINE = {code: f"\\x{code:02x}" for code in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -70,7 +72,9 @@ class Diagnostic:
         prefix = "warning: " if self.severity == WARNING else ""
         path = f"{self.path}: " if self.path else ""
         # Messages raised before a file is known already start with what they are about.
-        return f"{where + ': ' if where else ''}{prefix}{path}{self.message}"
+        text = f"{where + ': ' if where else ''}{prefix}{path}{self.message}"
+        # One diagnostic, one line: keys and values quoted from the file may hold line breaks.
+        return text.translate(_ONE_LINE)
 
     def to_json(self) -> dict:
         """The machine-readable form used by ``--format json``."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from floe.diagnostics import Diagnostic, FloeError, Report
-from floe.plugins.manager import PluginRegistry
 from floe.yamlsafe import Document, load_file
+
+if TYPE_CHECKING:
+    from floe.plugins.manager import PluginRegistry
 
 PRODUCT_KINDS = ("DataProduct",)
 PLATFORM_KINDS = ("Platform", "Manifest")
@@ -50,7 +53,7 @@ def detect_kind(doc: Document, path: Path) -> str:
     return "product"
 
 
-def validate_file(path: str | Path, registry: PluginRegistry | None = None,
+def validate_file(path: str | Path, registry: "PluginRegistry | None" = None,
                   as_kind: str | None = None) -> FileResult:
     """Validate one file; a platform's profiles are checked by the plugins they select."""
     path = Path(path)
@@ -64,10 +67,12 @@ def validate_file(path: str | Path, registry: PluginRegistry | None = None,
 
         _, report = parse_product(doc)
         return FileResult(str(path), kind, report.items)
+    from floe.plugins.manager import PluginRegistry
+
     return FileResult(str(path), kind, validate_platform_doc(doc, registry or PluginRegistry()).items)
 
 
-def validate_platform_doc(doc: Document, registry: PluginRegistry) -> Report:
+def validate_platform_doc(doc: Document, registry: "PluginRegistry") -> Report:
     """Validate a platform document including every profile through its plugin."""
     from floe.profiles import Resolver
     from floe.schema.platform import parse_platform

@@ -89,7 +89,11 @@ def load_bytes(raw: bytes, file: str) -> Document:
 def load_text(text: str, file: str) -> Document:
     """Load YAML ``text``; ``file`` names it in messages."""
     report = Report(file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        _reader_error(exc, text, report)
+        raise FloeError(report.items) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -98,6 +102,9 @@ def load_text(text: str, file: str) -> Document:
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         report.positions[()] = (line, col)
         report.error((), f"invalid YAML: {problem}")
+        raise FloeError(report.items) from None
+    except yaml.reader.ReaderError as exc:
+        _reader_error(exc, text, report)
         raise FloeError(report.items) from None
     except yaml.YAMLError as exc:
         raise FloeError(f"{file}: invalid YAML: {exc}") from None
@@ -116,6 +123,15 @@ def load_text(text: str, file: str) -> Document:
         raise FloeError(f"{file}: YAML is nested too deeply (or an alias refers to itself)") from None
     report.raise_if_errors()
     return Document(file, data, report.positions, text)
+
+
+def _reader_error(exc: "yaml.reader.ReaderError", text: str, report: Report) -> None:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    col = exc.position - (before.rfind("\n") + 1) + 1
+    report.positions[()] = (line, col)
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    report.error((), f"invalid YAML: control character {char:#06x} is not allowed; remove it")
 
 
 class _Builder:

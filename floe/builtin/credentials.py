@@ -14,6 +14,7 @@ import attrs
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
 from floe.schema.types import SecretRef
+from floe.schema.urls import check_http_url
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{1,12}:role/[\w+=,.@/-]{1,512}")
 
@@ -28,6 +29,12 @@ def _role_arn(value: str) -> None:
 def _duration(value: int) -> None:
     if not 900 <= value <= 43200:
         raise Invalid(f"{value} is outside STS's range of 900 to 43200 seconds")
+
+
+@field_check
+def _optional_url(value: str | None) -> None:
+    if value is not None:
+        check_http_url(value, "the OAuth2 token URL, e.g. https://idp.example.com/oauth/token")
 
 
 def _to_json(settings: object) -> dict:
@@ -67,7 +74,7 @@ class OAuth2Settings:
     client_id: str | SecretRef
     client_secret: SecretRef
     scope: str | None = None
-    token_endpoint: str | None = None
+    token_endpoint: str | None = attrs.field(default=None, validator=_optional_url)
     audience: str | None = None
 
 
@@ -84,8 +91,6 @@ class OAuth2:
     @hookimpl
     def floe_credentials_resolve(settings: OAuth2Settings, context: ResolveContext) -> dict:
         """The client id, secret reference, scope and endpoint."""
-        if settings.token_endpoint and not re.match(r"https?://", settings.token_endpoint):
-            context.error(("token_endpoint",), f"'{settings.token_endpoint}' is not an http(s) URL")
         return _to_json(settings)
 
 

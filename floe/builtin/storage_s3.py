@@ -8,6 +8,7 @@ import attrs
 
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
+from floe.schema.urls import check_http_url
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
@@ -24,8 +25,8 @@ def _bucket(value: str) -> None:
 
 @field_check
 def _endpoint(value: str) -> None:
-    if value and not re.match(r"https?://[^\s/]+", value):
-        raise Invalid(f"'{value}' is not an http(s) URL; leave it empty for AWS S3")
+    if value:
+        check_http_url(value, "e.g. http://minio:9000, or leave it empty for AWS S3")
 
 
 @attrs.frozen

@@ -16,14 +16,16 @@ Split of work:
 from __future__ import annotations
 
 import functools
-import importlib.metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
 
 from floe.diagnostics import FloeError, did_you_mean, one_of
 from floe.plugins import hookspecs
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 #: Plugin kinds and the platform.yaml section each configures.
 KINDS = ("storage", "catalog", "compute", "credentials", "secrets", "orchestrator")
@@ -186,7 +188,7 @@ class PluginRegistry:
         self._local.pop((kind, type_name), None)
 
 
-def _entry_points(kind: str) -> list[importlib.metadata.EntryPoint]:
+def _entry_points(kind: str) -> "list[importlib.metadata.EntryPoint]":
     from stevedore import NamedExtensionManager
 
     return list(NamedExtensionManager(group(kind), names=[]).list_entry_points())
@@ -216,6 +218,8 @@ def _load_with_stevedore(kind: str, type_name: str) -> Plugin:
 
 @functools.lru_cache(maxsize=1)
 def _distribution_index() -> dict[tuple[str, str, str], tuple[str, str]]:
+    import importlib.metadata
+
     index: dict[tuple[str, str, str], tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
         for ep in dist.entry_points:

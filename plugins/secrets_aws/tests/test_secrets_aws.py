@@ -58,9 +58,9 @@ def test_plain_http_to_a_remote_endpoint_is_a_warning():
 def test_a_key_in_the_endpoint_is_refused_without_echoing_it():
     resolved, messages = resolve({"endpoint": "https://AKIA:wJalrXUtnFEMI@sm.example.com"})
     assert resolved is None
-    assert messages == ["platform.yaml: secrets.backends[0].endpoint: the endpoint contains a user "
-                        "name or password; remove it (the backend authenticates with the AWS "
-                        "credentials of the environment)"]
+    assert messages == ["platform.yaml: secrets.backends[0].endpoint: the URL contains a user "
+                        "name or password; remove it and let the backend authenticate with the "
+                        "AWS credentials of the environment"]
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "ap-southeast-5", "cn-north-1",

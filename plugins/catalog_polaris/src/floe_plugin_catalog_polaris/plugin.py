@@ -8,17 +8,15 @@ credential mode accepted; the client secret stays a ``{secret_ref: ...}`` in the
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import attrs
 
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
+from floe.schema.urls import check_http_url, is_insecure
 
 #: Credential modes Polaris accepts: its REST API issues tokens for client credentials only.
 MODES = ("oauth2",)
-#: Hosts where plain http never leaves the machine.
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 #: Polaris serves its token endpoint here, relative to the catalog URI.
 _TOKEN_PATH = "/v1/oauth/tokens"
 _CREDENTIALS_EXAMPLE = ("credentials: {mode: oauth2, client_id: <client id>, "
@@ -27,19 +25,8 @@ _CREDENTIALS_EXAMPLE = ("credentials: {mode: oauth2, client_id: <client id>, "
 
 @field_check
 def _uri(value: str) -> None:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
-            or any(ch.isspace() for ch in value):
-        raise Invalid(f"'{value}' is not an http(s) URL; write the catalog's REST endpoint, e.g. "
-                      "https://polaris:8181/api/catalog")
-    if parts.username or parts.password:
-        # Never echo the URL: what precedes '@' is likely a password.
-        raise Invalid("the URL contains a user name or password; remove it and authenticate with "
-                      + _CREDENTIALS_EXAMPLE)
+    parts = check_http_url(value, "the catalog's REST endpoint, e.g. https://polaris:8181/api/catalog",
+                           "authenticate with " + _CREDENTIALS_EXAMPLE)
     if parts.query or parts.fragment:
         raise Invalid(f"'{value}' has a query or fragment; the REST client appends its own paths, "
                       "so write only scheme, host, port and path, e.g. https://polaris:8181/api/catalog")
@@ -149,8 +136,7 @@ def _oauth2_credentials(context: ResolveContext) -> dict[str, Any] | None:
 
 
 def _check_transport(settings: PolarisCatalog, context: ResolveContext) -> None:
-    parts = urlsplit(settings.uri)
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+    if is_insecure(check_http_url(settings.uri, "")):
         context.warn(("uri",), f"'{settings.uri}' is plain http: the OAuth2 client secret and tokens "
                      "travel unencrypted to a host other than this machine; use https")
     if not settings.tls.verify:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import attrs
 
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
+from floe.schema.urls import check_http_url, is_insecure
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 #: Characters Secrets Manager allows in a secret name.
 _PREFIX = re.compile(r"[A-Za-z0-9/_+=.@-]*")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 @field_check
@@ -25,21 +24,10 @@ def _region(value: str | None) -> None:
 
 @field_check
 def _endpoint(value: str | None) -> None:
-    if value is None:
-        return
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
-            or any(ch.isspace() for ch in value):
-        raise Invalid(f"'{value}' is not an http(s) URL; write e.g. http://localhost:5000 for a "
-                      "local moto server, or leave endpoint out for AWS itself")
-    if parts.username or parts.password:
-        # Never echo the URL: what precedes '@' is likely a key.
-        raise Invalid("the endpoint contains a user name or password; remove it (the backend "
-                      "authenticates with the AWS credentials of the environment)")
+    if value is not None:
+        check_http_url(value, "e.g. http://localhost:5000 for a local moto server, or leave "
+                       "endpoint out for AWS itself",
+                       "let the backend authenticate with the AWS credentials of the environment")
 
 
 @field_check
@@ -75,8 +63,7 @@ def floe_secrets_settings() -> type:
 def floe_secrets_resolve(settings: AwsBackend, context: ResolveContext) -> dict:
     """Resolve to the client settings run time uses; unset region and endpoint stay null."""
     if settings.endpoint is not None:
-        parts = urlsplit(settings.endpoint)
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        if is_insecure(check_http_url(settings.endpoint, "")):
             context.warn(("endpoint",), f"'{settings.endpoint}' is plain http: secret values would "
                          "travel unencrypted to a host other than this machine; use https")
     return {"region": settings.region, "endpoint": settings.endpoint, "prefix": settings.prefix,
