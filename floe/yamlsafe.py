@@ -36,6 +36,8 @@ _PLAIN_TAGS = {
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: What PyYAML raises for a standard tag with a value it cannot read (`!!int ten`, `!!float`).
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, OverflowError, LookupError, AttributeError, TypeError)
 
 
 @attrs.frozen
@@ -55,7 +57,11 @@ class Document:
 
 
 class _Limit(Exception):
-    pass
+    """A document too large or too deep to load; ``position`` when one node is at fault."""
+
+    def __init__(self, message: str, position: Position | None = None):
+        super().__init__(message)
+        self.position = position
 
 
 def load_file(path: str | FsPath, display: str | None = None) -> Document:
@@ -118,7 +124,8 @@ def load_text(text: str, file: str) -> Document:
     try:
         data = builder.build(node, ())
     except _Limit as exc:
-        raise FloeError(f"{file}: {exc}") from None
+        where = f"{file}:{exc.position[0]}:{exc.position[1]}" if exc.position else file
+        raise FloeError(f"{where}: {exc}") from None
     except RecursionError:
         raise FloeError(f"{file}: YAML is nested too deeply (or an alias refers to itself)") from None
     report.raise_if_errors()
@@ -149,7 +156,8 @@ class _Builder:
                          "refusing to load it")
         if len(path) > MAX_DEPTH:
             raise _Limit(f"{_dotted_short(path)}: nested more than {MAX_DEPTH} levels deep; "
-                         "floe configuration is never that deep, is this the right file?")
+                         "floe configuration is never that deep, is this the right file?",
+                         _mark(node))
         self.report.positions.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
@@ -163,8 +171,10 @@ class _Builder:
             return self._bad_tag(node, path)
         try:
             value = self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self.report.error(path, f"cannot read value: {exc}")
+        except _CONSTRUCT_ERRORS:
+            # PyYAML's own messages for `!!int ten` are obscure (or raw IndexErrors).
+            self.report.error(path, f"'{node.value}' is not a valid {_tag_name(node.tag)}; remove "
+                              "the tag or fix the value")
             return None
         if isinstance(value, (datetime.date, datetime.datetime)):
             # Timestamps stay text: configuration compares and hashes them as written.
@@ -187,7 +197,13 @@ class _Builder:
                 self.report.positions[path + ("<key>",)] = _mark(key_node)
                 self.report.error(path + ("<key>",), "mapping keys must be plain scalars")
                 continue
-            key = self.loader.construct_object(key_node)
+            try:
+                key = self.loader.construct_object(key_node)
+            except _CONSTRUCT_ERRORS:
+                self.report.positions[path + ("<key>",)] = _mark(key_node)
+                self.report.error(path + ("<key>",), f"key '{key_node.value}' is not a valid "
+                                  f"{_tag_name(key_node.tag)}; remove the tag or fix the key")
+                continue
             if isinstance(key, (datetime.date, float)) or key is None:
                 key = key_node.value
             if key in seen:
@@ -215,6 +231,10 @@ class _Builder:
                 for key, value in values.items():
                     out.setdefault(key, value)
         return out
+
+
+def _tag_name(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
 
 
 def _dotted_short(path: Path) -> str:
