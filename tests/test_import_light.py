@@ -1,0 +1,106 @@
+"""``floe validate`` and ``floe compile`` never import the run-time stack (SPEC §9).
+
+Each check runs a real child process: the CLI entry point ``floe.cli.main`` is invoked by a
+small wrapper that afterwards prints ``sorted(sys.modules)`` as JSON, so the test sees exactly
+what one command imported, with nothing pre-imported by pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import floe_subprocess
+
+#: Top-level packages of the run-time stack (SPEC §6) and their heaviest dependencies.
+HEAVY = ("dagster", "dagster_dbt", "dbt", "pyiceberg", "duckdb", "pyarrow", "pandas", "numpy",
+         "sqlalchemy", "grpc", "polars")
+
+_WRAPPER = """\
+import json, sys
+from floe.cli import main
+sys.argv = ["floe", *sys.argv[1:]]
+try:
+    main()
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+print("\\n__MODULES__" + json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def run_and_list_modules(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    """Run ``floe ARGS`` in a child process; return (exit code, imported modules, output)."""
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+    output, marker, tail = proc.stderr.rpartition("\n__MODULES__")
+    assert marker, f"the wrapper did not finish:\n{proc.stdout}\n{proc.stderr}"
+    report = json.loads(tail)
+    return report["code"], report["modules"], proc.stdout + output
+
+
+def heavy_imports(modules: list[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def test_validate_product_imports_no_runtime_stack(demo: Path) -> None:
+    code, modules, output = run_and_list_modules(["validate", "floe.yaml"], demo)
+    assert code in (0, None), output
+    assert "floe.yaml: ok" in output
+    assert heavy_imports(modules) == [], output
+    assert "floe.schema.product" in modules  # the wrapper really validated the product
+
+
+def test_validate_platform_imports_no_runtime_stack(demo: Path) -> None:
+    code, modules, output = run_and_list_modules(
+        ["validate", "floe.yaml", "platform/local/platform.yaml"], demo)
+    assert code in (0, None), output
+    assert "platform/local/platform.yaml: ok" in output
+    assert heavy_imports(modules) == [], output
+    # Profiles were checked through their plugins, and that still imported nothing heavy.
+    assert "floe.profiles" in modules
+
+
+def test_platform_validate_imports_no_runtime_stack(demo: Path) -> None:
+    code, modules, output = run_and_list_modules(["platform", "validate"], demo)
+    assert code in (0, None), output
+    assert heavy_imports(modules) == [], output
+
+
+def test_compile_imports_no_runtime_stack(demo: Path) -> None:
+    code, modules, output = run_and_list_modules(["compile"], demo)
+    assert code in (0, None), (
+        "floe compile failed on the demo (is floe-plugin-orchestrator-dagster installed? "
+        f"pip install -e plugins/orchestrator_dagster):\n{output}")
+    assert (demo / ".floe" / "compiled_artifacts.json").is_file()
+    assert heavy_imports(modules) == [], output
+    assert "floe.compiler" in modules
+
+
+def test_invalid_input_imports_no_runtime_stack(demo: Path) -> None:
+    (demo / "floe.yaml").write_text((demo / "floe.yaml").read_text().replace("type: dbt", "type: dbtt"))
+    code, modules, output = run_and_list_modules(["compile"], demo)
+    assert code == 1, output
+    assert heavy_imports(modules) == [], output
+
+
+def test_python_m_floe_entry_point_with_importtime(demo: Path) -> None:
+    """The real ``python -m floe`` entry point, observed with ``-X importtime``."""
+    proc = floe_subprocess(["validate", "floe.yaml", "platform/local/platform.yaml"], cwd=demo,
+                           env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            imported.add(line.rsplit("|", 1)[1].strip())
+    assert "floe.cli" in imported, "no import-time report; was PYTHONPROFILEIMPORTTIME honoured?"
+    assert heavy_imports(sorted(imported)) == []
+
+    proc = floe_subprocess(["compile"], cwd=demo, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "floe.compiler" in imported
+    assert heavy_imports(sorted(imported)) == []
