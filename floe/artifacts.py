@@ -94,6 +94,14 @@ class Dbt:
 
 
 @attrs.frozen
+class PythonAssetsInfo:
+    """Where run time finds ``@floe_asset`` functions (relative to the product)."""
+
+    path: str
+    modules: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
 class ScheduleInfo:
     """A schedule from floe.yaml, with the transforms it runs."""
 
@@ -158,6 +166,7 @@ class CompiledArtifacts:
     secret_backends: list[ResolvedSection]
     orchestrator: ResolvedSection | None
     dbt: Dbt
+    python_assets: PythonAssetsInfo
     schedules: list[ScheduleInfo]
     governance: Governance
     observability: Observability

@@ -29,6 +29,7 @@ from floe.artifacts import (
     PluginProvenance,
     ProductInfo,
     Profiles,
+    PythonAssetsInfo,
     ResolvedSection,
     ScheduleInfo,
     SecretRefInfo,
@@ -136,6 +137,7 @@ class _Compiler:
             secret_backends=secret_backends,
             orchestrator=_section(orchestrator) if orchestrator else None,
             dbt=dbt,
+            python_assets=PythonAssetsInfo(product.assets.path, list(product.assets.modules)),
             schedules=[ScheduleInfo(s.name, s.cron, s.timezone,
                                     list(s.transforms) if s.transforms is not None
                                     else [t.name for t in product.transforms], s.enabled)

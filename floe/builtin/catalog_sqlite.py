@@ -9,7 +9,12 @@ from __future__ import annotations
 import attrs
 
 from floe.builtin.paths import relative_path
+from typing import TYPE_CHECKING, Any
+
 from floe.plugins import ResolveContext, hookimpl
+
+if TYPE_CHECKING:
+    from floe.runtime import RunContext
 
 
 @attrs.frozen
@@ -33,3 +38,14 @@ def floe_catalog_resolve(settings: SqliteCatalog, context: ResolveContext) -> di
         context.error(("credentials",), "the embedded sqlite catalog takes no credentials; "
                       "remove the block")
     return {"name": settings.name, "path": settings.path}
+
+
+@hookimpl
+def floe_catalog_connect(config: dict, storage: dict, context: "RunContext") -> Any:
+    """pyiceberg's ``SqlCatalog`` over the SQLite file, tables under the storage warehouse."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    database = context.path(config["path"])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return SqlCatalog(config["name"], uri=f"sqlite:///{database}", warehouse=storage["warehouse"],
+                      **storage["properties"])

@@ -6,12 +6,18 @@ convention). Values are read only at run time.
 
 from __future__ import annotations
 
+import os
 import re
+from typing import TYPE_CHECKING
 
 import attrs
 
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
+from floe.schema.types import SecretRef
+
+if TYPE_CHECKING:
+    from floe.runtime.secrets import SecretValue
 
 
 @field_check
@@ -37,3 +43,21 @@ def floe_secrets_settings() -> type:
 def floe_secrets_resolve(settings: EnvBackend, context: ResolveContext) -> dict:
     """Resolve to the prefix run time prepends."""
     return {"prefix": settings.prefix}
+
+
+@hookimpl
+def floe_secrets_lookup(config: dict, ref: SecretRef) -> "SecretValue | None":
+    """``$NAME``, else the file ``$NAME_FILE`` names (trailing newline dropped)."""
+    from floe.runtime.secrets import SecretValue
+
+    name = config.get("prefix", "") + ref.env_name
+    if name in os.environ:
+        return SecretValue(os.environ[name])
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            with open(file_name, encoding="utf-8") as fh:
+                return SecretValue(fh.read().rstrip("\n"))
+        except OSError:
+            return None
+    return None

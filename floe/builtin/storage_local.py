@@ -5,7 +5,12 @@ from __future__ import annotations
 import attrs
 
 from floe.builtin.paths import relative_path
+from typing import TYPE_CHECKING
+
 from floe.plugins import ResolveContext, hookimpl
+
+if TYPE_CHECKING:
+    from floe.runtime import RunContext
 
 
 @attrs.frozen
@@ -27,3 +32,11 @@ def floe_storage_resolve(settings: LocalStorage, context: ResolveContext) -> dic
     if context.credentials is not None:
         context.error(("credentials",), "local storage takes no credentials; remove the block")
     return {"scheme": "file", "path": settings.path}
+
+
+@hookimpl
+def floe_storage_connect(config: dict, context: "RunContext") -> dict:
+    """The warehouse directory under the product, created on first use."""
+    root = context.path(config["path"])
+    root.mkdir(parents=True, exist_ok=True)
+    return {"warehouse": root.as_uri(), "properties": {}}

@@ -214,3 +214,107 @@ def floe_orchestrator_resolve(settings: Any, context: Any) -> dict:
 
     .. versionadded:: 0.1
     """
+
+
+# ============================================================================================
+# Run time. These hooks run in `floe run` / `floe dev` and may import heavy libraries.
+# ``context`` is a :class:`floe.runtime.RunContext`: the compiled artifacts, the product
+# directory (relative paths in the artifacts are anchored there) and ``context.secret(ref)``.
+# ============================================================================================
+
+
+@hookspec(firstresult=True)
+def floe_storage_connect(config: dict, context: Any) -> dict:
+    """Turn a resolved storage section into what readers and writers of tables need.
+
+    Called once per run, before the catalog is connected.
+
+    :param config: the section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: ``{"warehouse": <URI tables live under>, "properties": {<pyiceberg FileIO
+        properties>}}``; secret values only in memory, never written anywhere.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_catalog_connect(config: dict, storage: dict, context: Any) -> Any:
+    """Open the Iceberg catalog a resolved catalog section describes.
+
+    :param config: the catalog section's ``config`` from CompiledArtifacts.
+    :param storage: what :func:`floe_storage_connect` returned for the product's storage.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: a ``pyiceberg.catalog.Catalog``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_compute_dbt_output(config: dict, context: Any) -> dict:
+    """The dbt target (one ``outputs`` entry of profiles.yml) for this run.
+
+    Relative paths are made absolute against ``context.product_dir``; secrets appear only as
+    ``{{ env_var('...') }}`` references, never as values.
+
+    :param config: the compute section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: the target mapping dbt reads.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_compute_reader(config: dict, context: Any) -> Any:
+    """Open the engine's results for reading once dbt has finished.
+
+    :param config: the compute section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: an object with ``read(schema, identifier) -> pyarrow.Table`` and ``close()``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_orchestrator_run(config: dict, context: Any, request: Any) -> Any:
+    """Execute the product once: build the selected assets and publish their tables.
+
+    :param config: the orchestrator section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :param request: a :class:`floe.runtime.RunRequest` (selection, full refresh, progress
+        callback).
+    :returns: a :class:`floe.runtime.RunOutcome`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_orchestrator_definitions(config: dict, context: Any) -> Any:
+    """Build the orchestrator's own definitions of the product (for its UI and daemons).
+
+    :param config: the orchestrator section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: the orchestrator's definitions object (for Dagster, ``dagster.Definitions``).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def floe_secrets_lookup(config: dict, ref: Any) -> Any:
+    """Look one secret up in this backend.
+
+    Called at run time, in the process that needs the value, for each backend in
+    ``secrets.backends`` order until one answers.
+
+    :param config: the backend's section ``config`` from CompiledArtifacts.
+    :param ref: the :class:`floe.schema.types.SecretRef` to look up.
+    :returns: a :class:`floe.runtime.secrets.SecretValue`, or ``None`` when this backend does
+        not hold the secret.
+
+    .. versionadded:: 0.1
+    """

@@ -84,6 +84,15 @@ class Plugin:
         """Call this plugin's ``floe_<kind>_resolve`` hook."""
         return getattr(self.hook, f"floe_{self.kind}_resolve")(settings=settings, context=context)
 
+    def call(self, verb: str, **kwargs: Any) -> Any:
+        """Call this plugin's ``floe_<kind>_<verb>`` hook; a missing hook is a clear error."""
+        name = f"floe_{self.kind}_{verb}"
+        caller = getattr(self.hook, name)
+        if not caller.get_hookimpls():
+            raise PluginError(f"{self.kind} plugin '{self.type}' ({self.distribution} {self.version}) "
+                              f"does not implement {name}, which this command needs; upgrade it")
+        return caller(**kwargs)
+
     @property
     def provenance(self) -> dict:
         """``{distribution, version}`` for CompiledArtifacts."""

@@ -107,6 +107,14 @@ class ProductObservability:
 
 
 @attrs.frozen
+class PythonAssets:
+    """Where ``@floe_asset`` functions live: every ``*.py`` under ``path``, plus ``modules``."""
+
+    path: str = "assets"
+    modules: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
 class DataProduct:
     """The whole floe.yaml in canonical form."""
 
@@ -119,6 +127,7 @@ class DataProduct:
     schedules: list[Schedule] = attrs.Factory(list)
     governance: ProductGovernance = ProductGovernance()
     observability: ProductObservability = ProductObservability()
+    assets: PythonAssets = PythonAssets()
 
 
 def parse_product(doc: Document) -> tuple[DataProduct | None, Report]:
