@@ -122,6 +122,40 @@ def compile_command(product: Path | None, platform: str | None, env: str | None,
     click.echo(f"wrote {result.path}")
 
 
+# -- run --------------------------------------------------------------------------------------
+
+
+@cli.command("run")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@click.option("--select", "-s", metavar="SELECTOR", help="dbt selection, e.g. 'gold_revenue+'.")
+@click.option("--exclude", metavar="SELECTOR", help="dbt exclusion.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models and rewrite their tables.")
+@PLATFORM
+@ENV
+@handles_errors
+def run_command(product: Path | None, select: str | None, exclude: str | None, full_refresh: bool,
+                platform: str | None, env: str | None) -> None:
+    """Build the product for real: dbt on the compute profile, tables published to the catalog."""
+    from floe.discovery import product_file
+    from floe.runtime.outcome import RunRequest
+    from floe.runtime.run import run_product
+
+    request = RunRequest(select=select, exclude=exclude, full_refresh=full_refresh,
+                         progress=lambda line: click.echo(f"  {line}", err=True))
+    click.echo("floe run: compiling, loading dbt and Dagster ...", err=True)
+    outcome = run_product(product_file(product), request, env=env, platform=platform)
+    if outcome.tables:
+        click.echo(f"{'table':<40} {'rows':>10}  snapshot")
+        for table in outcome.tables:
+            click.echo(f"{table.table:<40} {table.rows:>10}  {table.snapshot_id}")
+    if not outcome.success:
+        click.echo(f"floe run failed at {outcome.failed_asset}: {outcome.error}", err=True)
+        sys.exit(1)
+    click.echo(f"run {outcome.run_id} succeeded: {len(outcome.tables)} tables written "
+               f"in {outcome.seconds:.1f}s")
+
+
 # -- plugins ----------------------------------------------------------------------------------
 
 

@@ -121,3 +121,19 @@ def _checked_settings(values: dict[str, Any], context: ResolveContext) -> dict[s
         else:
             out[name] = value
     return out
+
+
+@hookimpl
+def floe_compute_dbt_output(config: dict, context: Any) -> dict:
+    """The dbt-duckdb target for a run (see :mod:`.runtime`)."""
+    from floe_plugin_compute_duckdb import runtime
+
+    return runtime.dbt_output(config, context)
+
+
+@hookimpl
+def floe_compute_reader(config: dict, context: Any) -> Any:
+    """A reader of the tables dbt built (see :mod:`.runtime`)."""
+    from floe_plugin_compute_duckdb import runtime
+
+    return runtime.reader(config, context)

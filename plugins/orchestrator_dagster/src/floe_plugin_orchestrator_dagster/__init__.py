@@ -6,5 +6,21 @@ distribution is installed). It registers under floe's orchestrator entry-point g
     [project.entry-points."floe.orchestrator"]
     dagster = "floe_plugin_orchestrator_dagster.plugin"
 
-Only compile-time code lives here; Dagster itself is imported by run time, never at compile.
+Compile time uses only :mod:`.plugin`; Dagster itself is imported by run time, never at compile.
+For ``dagster dev`` and code locations::
+
+    from floe_plugin_orchestrator_dagster import FloeDefinitions
+
+    defs = FloeDefinitions.from_compiled_artifacts(".floe/compiled_artifacts.json")
 """
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that loading the compile-time plugin never imports the run-time modules.
+    if name == "FloeDefinitions":
+        from floe_plugin_orchestrator_dagster.definitions import FloeDefinitions
+
+        return FloeDefinitions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

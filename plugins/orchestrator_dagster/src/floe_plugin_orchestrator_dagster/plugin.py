@@ -135,3 +135,20 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate, n = f"{name}_{n}", n + 1
     taken.add(candidate)
     return candidate
+
+
+@hookimpl
+def floe_orchestrator_run(config: dict, context: Any, request: Any) -> Any:
+    """Run the product in this process with Dagster (see :mod:`.definitions`)."""
+    from floe_plugin_orchestrator_dagster import definitions
+
+    return definitions.run(config, context, request)
+
+
+@hookimpl
+def floe_orchestrator_definitions(config: dict, context: Any) -> Any:
+    """The product's ``dagster.Definitions``."""
+    from floe.runtime import RunRequest
+    from floe_plugin_orchestrator_dagster import definitions
+
+    return definitions.build_definitions(context, RunRequest())[0]

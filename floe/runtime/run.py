@@ -1,0 +1,88 @@
+"""``floe run``: compile when needed, take the product's run lock, execute, report."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+from pathlib import Path
+from typing import Iterator
+
+from floe.diagnostics import FloeError
+from floe.plugins.manager import PluginRegistry
+from floe.runtime.context import RunContext
+from floe.runtime.outcome import RunOutcome, RunRequest
+
+#: Keeps dbt and Dagster from phoning home; set before either is imported.
+QUIET_ENVIRONMENT = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DAGSTER_DISABLE_TELEMETRY": "1",
+                     "DO_NOT_TRACK": "1"}
+
+
+def run_product(product_file: Path, request: RunRequest, env: str | None = None,
+                platform: str | None = None) -> RunOutcome:
+    """Run a product once.
+
+    The artifacts are recompiled first (cheap, and it picks up any change to floe.yaml or the
+    platform). Only one run of a product proceeds at a time: a second one is refused.
+    """
+    from floe.compiler import compile_product
+
+    for key, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    product_dir = product_file.resolve().parent
+    with run_lock(product_dir / ".floe"), sigterm_as_interrupt():
+        compiled = compile_product(product_file, platform=platform, env=env)
+        registry = PluginRegistry()
+        artifacts = compiled.artifacts
+        if artifacts.orchestrator is None:
+            raise FloeError("no orchestrator plugin is installed; floe run needs one: "
+                            "pip install floe-plugin-orchestrator-dagster")
+        context = RunContext(artifacts, product_dir, registry)
+        orchestrator = context.plugin("orchestrator", artifacts.orchestrator)
+        return orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
+                                 request=request)
+
+
+@contextlib.contextmanager
+def run_lock(state_dir: Path) -> Iterator[None]:
+    """Hold ``.floe/run.lock`` for the run; refuse at once when another run holds it.
+
+    The lock is an ``flock``: the kernel releases it when the holder exits, however it exits,
+    so a killed run never leaves a stale lock behind.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "run.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise FloeError(f"another floe run of this product is in progress (pid {holder}); "
+                            "wait for it to finish and run again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so the run unwinds (closing files, releasing the lock)
+    instead of dying between a table's data files and its commit."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("terminated")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

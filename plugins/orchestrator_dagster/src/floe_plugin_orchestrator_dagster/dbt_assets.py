@@ -1,0 +1,224 @@
+"""A dbt project as Dagster assets: dbt runs in-process, results are published to Iceberg.
+
+dagster-dbt models the project (one asset per node, dbt tests as asset checks). The asset body
+does not use ``DbtCliResource``: that path runs ``dbt --version`` and a ``dbt parse``
+subprocess on every run (measured at ~3.4× a plain ``dbt build``). Instead floe parses once with
+``dbtRunner``, hands the parsed manifest to the build, and publishes each table model only after
+the whole build succeeded, so a failing model or test leaves every published table at its last
+good snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+import yaml
+
+from floe.artifacts import DbtTransform
+from floe.diagnostics import FloeError
+from floe.runtime.publish import publish
+from floe_plugin_orchestrator_dagster.layers import model_layer
+
+if TYPE_CHECKING:
+    from floe.runtime import RunContext
+
+#: Materializations whose result is a table floe publishes.
+PUBLISHED = {"table": "overwrite", "incremental": "append"}
+
+
+class DbtProject:
+    """One transform's dbt project prepared for a run: profile written, manifest parsed."""
+
+    def __init__(self, transform: DbtTransform, context: "RunContext"):
+        self.transform = transform
+        self.context = context
+        self.project_dir = context.path(transform.project_dir)
+        self.work_dir = context.state_dir / "dbt" / transform.name
+        self.target_dir = self.work_dir / "target"
+        self._write_profiles()
+        self.manifest = self._parse()
+        self.manifest_path = self.target_dir / "manifest.json"
+        self.nodes = json.loads(self.manifest_path.read_text())["nodes"]
+
+    def args(self, command: str, *extra: str) -> list[str]:
+        """Command-line arguments for an in-process dbt command on this project."""
+        return [command, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.work_dir),
+                "--profile", self.transform.profile, "--target", self.transform.target,
+                "--target-path", str(self.target_dir), "--log-path", str(self.work_dir / "logs"),
+                "--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats",
+                *extra]
+
+    def _write_profiles(self) -> None:
+        # The profile comes from the artifacts (no hand-written profiles.yml); secrets appear in
+        # it only as env_var() references, so the file holds nothing secret.
+        profiles = {self.transform.profile: {"target": self.transform.target,
+                                             "outputs": {self.transform.target: self.context.dbt_output()}}}
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=True))
+
+    def _parse(self) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        # dbt's partial parsing (target/partial_parse.msgpack) makes repeated parses cheap.
+        result = dbtRunner().invoke(self.args("parse"))
+        if not result.success:
+            raise FloeError(f"dbt could not parse the project at {self.transform.project_dir}: "
+                            f"{_dbt_error(result)}")
+        return result.result
+
+
+def build_assets(project: DbtProject) -> Any:
+    """The Dagster assets of one transform's dbt project."""
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+
+    class Translator(DagsterDbtTranslator):
+        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+            if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+                return model_layer(dbt_resource_props["name"], dbt_resource_props["fqn"])
+            return super().get_group_name(dbt_resource_props)
+
+    translator = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    transform = project.transform
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+
+        @dbt_assets(manifest=project.manifest_path, select=transform.select or "fqn:*",
+                    exclude=transform.exclude or "", name=f"dbt_{transform.name}",
+                    dagster_dbt_translator=translator, required_resource_keys={"floe"})
+        def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
+            yield from _build_and_publish(context, project, translator)
+
+    return transform_assets
+
+
+def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> Iterator[Any]:
+    from dagster import AssetCheckResult, AssetKey, Failure, MaterializeResult
+    from dbt.cli.main import dbtRunner
+
+    floe = context.resources.floe
+    request = floe.request
+    key_of = {uid: translator.get_asset_key(node) for uid, node in project.nodes.items()}
+    checks = {(spec.asset_key, spec.name) for spec in context.assets_def.check_specs}
+    extra: list[str] = []
+    selected = [project.nodes[uid]["name"] for uid, key in key_of.items()
+                if key in context.selected_asset_keys]
+    if context.is_subset or request.select:
+        extra += ["--select", request.select or " ".join(selected)]
+    elif project.transform.select:
+        extra += ["--select", project.transform.select]
+    exclude = request.exclude or project.transform.exclude
+    if exclude:
+        extra += ["--exclude", exclude]
+    if request.full_refresh:
+        extra.append("--full-refresh")
+    if project.transform.vars:
+        extra += ["--vars", json.dumps(project.transform.vars, sort_keys=True)]
+
+    def on_event(event: Any) -> None:
+        if event.info.name == "NodeFinished":
+            info = event.data.node_info
+            floe.progress(f"dbt      {info.node_name:<36} {info.node_status}")
+
+    result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(
+        project.args("build", *extra))
+    results = list(getattr(result.result, "results", None) or [])
+    if not results and not result.success:
+        raise Failure(description=f"dbt build failed: {_dbt_error(result)}")
+
+    check_results = []
+    failures = []
+    for item in results:
+        node = item.node
+        status = str(item.status)
+        if node.resource_type == "test":
+            attached = getattr(node, "attached_node", None)
+            passed = status in ("pass", "warn")
+            if not passed:
+                model = project.nodes.get(attached, {}).get("name", attached or "(several models)")
+                failures.append((model, f"test '{node.name}' on model '{model}' failed: "
+                                        f"{item.message or status}"))
+            key = key_of.get(attached)
+            if key is not None and (key, node.name) in checks:
+                check_results.append(AssetCheckResult(asset_key=key, check_name=node.name,
+                                                      passed=passed, metadata={"dbt_status": status}))
+        elif status in ("error", "runtime error", "fail"):
+            failures.append((node.name, f"model '{node.name}' failed: {item.message or status}"))
+    yield from check_results
+    if failures or not result.success:
+        asset, message = failures[0] if failures else (None, _dbt_error(result))
+        raise Failure(description=message, metadata={"failed_asset": asset or "",
+                                                     "failures": len(failures)})
+
+    reader = floe.context.compute_reader()
+    try:
+        for item in results:
+            node = item.node
+            if node.resource_type not in ("model", "seed", "snapshot") or str(item.status) != "success":
+                continue
+            key = key_of[node.unique_id]
+            if key not in context.selected_asset_keys:
+                continue
+            materialized = node.config.materialized
+            metadata: dict[str, Any] = {"dbt_status": str(item.status), "materialized": materialized,
+                                        "seconds": round(item.execution_time, 3)}
+            if node.resource_type == "model" and materialized in PUBLISHED:
+                published = _publish_model(floe, reader, node, project)
+                floe.tables.append(published)
+                floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
+                              f"snapshot {published.snapshot_id}")
+                metadata.update(table=published.table, rows=published.rows,
+                                snapshot_id=str(published.snapshot_id), mode=published.mode)
+            yield MaterializeResult(asset_key=key, metadata=metadata)
+    finally:
+        reader.close()
+
+
+def _publish_model(floe: Any, reader: Any, node: Any, project: DbtProject) -> Any:
+    catalog = floe.context.catalog
+    namespace, name = model_layer(node.name, node.fqn), node.name
+    relation = (node.schema, node.alias or node.name)
+    materialized = node.config.materialized
+    unique_key = node.config.get("unique_key") if materialized == "incremental" else None
+    keys = [unique_key] if isinstance(unique_key, str) else unique_key
+    mode, offset = PUBLISHED[materialized], 0
+    if floe.request.full_refresh:
+        mode = "overwrite"
+    elif materialized == "incremental" and keys:
+        mode = "merge"
+    elif materialized == "incremental":
+        # dbt-duckdb appends an incremental model's new rows after the old ones (DuckDB keeps
+        # insertion order), so the rows past what Iceberg already holds are this run's rows.
+        published = _published_rows(catalog, namespace, name)
+        total = reader.count(*relation)
+        if published is None or published > total:
+            mode = "overwrite"  # first publish, or the model was rebuilt: take it whole
+        else:
+            offset = published
+    data = reader.read(*relation, offset=offset)
+    return publish(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
+
+
+def _published_rows(catalog: Any, namespace: str, name: str) -> int | None:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        snapshot = catalog.load_table((namespace, name)).current_snapshot()
+    except NoSuchTableError:
+        return None
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.get("total-records", 0))
+
+
+def _dbt_error(result: Any) -> str:
+    if result.exception is not None:
+        return str(result.exception).strip()
+    return "see .floe/dbt/*/logs/dbt.log"
+
+
+def dbt_projects(context: "RunContext") -> list[DbtProject]:
+    """Prepare every transform of the product."""
+    return [DbtProject(transform, context) for transform in context.artifacts.dbt.transforms]
+

@@ -1,0 +1,112 @@
+"""Dagster ``Definitions`` for a compiled product, and its execution by ``floe run``."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from floe.artifacts import DEFAULT_PATH, CompiledArtifacts
+from floe.runtime import RunContext, RunOutcome, RunRequest
+from floe_plugin_orchestrator_dagster.dbt_assets import build_assets, dbt_projects
+from floe_plugin_orchestrator_dagster.python_assets import build_asset, discover
+from floe_plugin_orchestrator_dagster.resource import FloeRun
+
+if TYPE_CHECKING:
+    from dagster import Definitions
+
+#: Written into the Dagster home floe manages, so no run phones home.
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+
+
+class FloeDefinitions:
+    """The one-line entry point for ``dagster dev`` and code locations::
+
+        from floe_plugin_orchestrator_dagster import FloeDefinitions
+
+        defs = FloeDefinitions.from_compiled_artifacts(".floe/compiled_artifacts.json")
+    """
+
+    @staticmethod
+    def from_compiled_artifacts(path: str | os.PathLike = DEFAULT_PATH,
+                                product_dir: str | os.PathLike | None = None) -> "Definitions":
+        """Definitions for the product whose artifacts are at ``path``.
+
+        :param product_dir: where the product lives; default: the folder holding ``.floe/``.
+        """
+        path = Path(path).resolve()
+        artifacts = CompiledArtifacts.read(path)
+        context = RunContext(artifacts, Path(product_dir) if product_dir else path.parent.parent)
+        return build_definitions(context, RunRequest())[0]
+
+
+def build_definitions(context: RunContext, request: RunRequest) -> tuple["Definitions", FloeRun, list]:
+    """Assets, jobs, schedules and the ``floe`` resource of a product."""
+    from dagster import (AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition,
+                         define_asset_job)
+
+    config = context.artifacts.orchestrator.config if context.artifacts.orchestrator else {}
+    projects = dbt_projects(context)
+    dbt_defs = {project.transform.name: build_assets(project) for project in projects}
+    python_defs = [build_asset(spec) for spec in discover(context)]
+    resource = FloeRun(context, request)
+    python_selection = AssetSelection.assets(*python_defs) if python_defs else None
+    jobs = []
+    for job in config.get("jobs", []):
+        selection = AssetSelection.assets(*[dbt_defs[name] for name in job["transforms"]])
+        if python_selection is not None:
+            selection = selection | (python_selection & selection.downstream())
+        jobs.append(define_asset_job(job["name"], selection=selection))
+    schedules = [ScheduleDefinition(
+        name=s["name"], cron_schedule=s["cron"], job_name=s["job"], execution_timezone=s["timezone"],
+        default_status=DefaultScheduleStatus.RUNNING if s["enabled"] else DefaultScheduleStatus.STOPPED)
+        for s in config.get("schedules", [])]
+    assets = [*dbt_defs.values(), *python_defs]
+    definitions = Definitions(assets=assets, jobs=jobs, schedules=schedules,
+                              resources={"floe": resource})
+    return definitions, resource, assets
+
+
+def instance(context: RunContext, config: dict) -> Any:
+    """The Dagster instance whose run history lives under the product's ``.floe/``."""
+    from dagster import DagsterInstance
+
+    home = context.path(config.get("run_storage", ".floe/dagster"))
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text(INSTANCE_YAML)
+    return DagsterInstance.from_config(str(home))
+
+
+def run(config: dict, context: RunContext, request: RunRequest) -> RunOutcome:
+    """Build the product's assets in this process and report what was published."""
+    from dagster import materialize
+
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _, resource, assets = build_definitions(context, request)
+        with instance(context, config) as dagster_instance:
+            result = materialize(
+                assets, instance=dagster_instance, resources={"floe": resource},
+                raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+    failed_asset, error = (None, None) if result.success else _failure(result)
+    return RunOutcome(success=result.success, run_id=result.run_id, tables=tuple(resource.tables),
+                      failed_asset=failed_asset, error=error, seconds=time.monotonic() - started)
+
+
+def _failure(result: Any) -> tuple[str | None, str]:
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        if user is not None:
+            asset = user.metadata.get("failed_asset")
+            return (asset.value if asset is not None else event.step_key) or event.step_key, user.description
+        return event.step_key, data.error.message.strip() if data.error else "step failed"
+    return None, "the run failed; see the Dagster run log under .floe/dagster"
