@@ -3,7 +3,7 @@
 Run from anywhere:  python bench/validate_speed.py [--runs N] [--profiles N] [--repeat N]
 
 (a) CLI start-up: the median wall time of N child processes ``python -m floe validate
-    floe.yaml`` (on a private copy of examples/demo) divided by the median of
+    floe.yaml`` (on a freshly scaffolded product) divided by the median of
     ``python -c "import yaml, click"`` measured in the same process tree: the price of floe
     on top of the two libraries any YAML CLI pays for. Goal: ratio <= 3. The first validate
     of a file fills the detect-secrets cache (.floe/cache beside the file), so the cold first
@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "examples" / "demo"
 
 RATIO_GOAL = 3.0
 MS_PER_PROFILE_GOAL = 1.0
@@ -53,8 +52,10 @@ def bench_cli(runs: int) -> bool:
     print(f"(a) floe validate start-up, {runs} runs each")
     with tempfile.TemporaryDirectory(prefix="floe-bench-") as tmp:
         work = Path(tmp) / "demo"
-        # A private copy without .floe/: the first run really is cold, and the checkout is untouched.
-        shutil.copytree(DEMO, work, ignore=shutil.ignore_patterns(".floe", "target", "logs"))
+        # A fresh `floe init` product without .floe/: the first run really is cold.
+        from floe.init import scaffold
+
+        scaffold(work, name="customer-analytics")
         validate = [sys.executable, "-m", "floe", "validate", "floe.yaml"]
         baseline = [sys.executable, "-c", "import yaml, click"]
         wall(baseline, work)  # warm the OS file cache for the interpreter itself

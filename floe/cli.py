@@ -65,6 +65,23 @@ def cli() -> None:
     """floe: compile platform.yaml + floe.yaml into a contract, and run it."""
 
 
+# -- init -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Product name (default: from the directory name).")
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+@handles_errors
+def init(directory: Path, name: str | None, force: bool) -> None:
+    """Create a product in DIRECTORY that runs on this machine with no server."""
+    from floe.init import scaffold
+
+    written = scaffold(directory, name=name, force=force)
+    click.echo(f"created {len(written)} files in {directory}")
+    click.echo(f"next: cd {directory} && floe run")
+
+
 # -- validate ---------------------------------------------------------------------------------
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,20 @@ from click.testing import CliRunner
 from floe.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "demo"
+
+
+def _scaffold_example() -> Path:
+    """The product `floe init` creates, written once per test session (read-only use)."""
+    from floe.init import scaffold
+
+    target = Path(tempfile.mkdtemp(prefix="floe-example-")) / "customer-analytics"
+    scaffold(target)
+    atexit.register(shutil.rmtree, target.parent, ignore_errors=True)
+    return target
+
+
+#: The scaffolded example product; copy it (fixture ``demo``) before changing anything.
+EXAMPLE = _scaffold_example()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: The seed examples beside the checkout (present in CI and developers' machines, not in a
 #: user's clone; tests that need them skip only when it is absent outside CI).
@@ -23,7 +38,7 @@ SEED_EXAMPLES = ROOT.parent / "shared" / "examples" / "seed"
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    """A private copy of the bundled example product; returns its directory."""
+    """A private copy of the scaffolded example product; returns its directory."""
     target = tmp_path / "demo"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".floe", "target", "logs"))
     return target

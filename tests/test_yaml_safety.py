@@ -446,7 +446,7 @@ def test_merge_keys_validate_through_the_cli(run_cli, tmp_path: Path) -> None:
     doc = load_text(text, "platform.yaml")
     assert doc.data["compute"]["big"]["type"] == "duckdb"
     assert doc.data["compute"]["big"]["threads"] == 8
-    assert doc.data["compute"]["big"]["path"] == ".floe/customer-analytics.duckdb"
+    assert doc.data["compute"]["big"]["path"] == ".floe/warehouse.duckdb"
     result = validate(run_cli, tmp_path, "platform.yaml", text)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "platform.yaml: ok" in result.stdout
