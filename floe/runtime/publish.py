@@ -7,7 +7,6 @@ column and both types, and leaves the table as it was.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from floe.diagnostics import FloeError
@@ -36,35 +35,71 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
     except NoSuchTableError:
         table = catalog.create_table(identifier, schema=data.schema)
         created = True
-    changes = () if created else _evolve(table, data.schema, asset)
-    with warnings.catch_warnings():
-        # pyiceberg warns when an overwrite's delete matches nothing (an empty table): expected.
-        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-        if mode == "merge" and unique_key and not created:
-            table.upsert(data, join_cols=list(unique_key))
-        elif mode in ("append", "merge") or created:
-            table.append(data)
-        else:
-            table.overwrite(data)
+    if mode == "merge" and unique_key and not created:
+        changes = _evolve_now(table, data.schema, asset)
+        table.upsert(data, join_cols=list(unique_key))
+    else:
+        # Schema change and data in one transaction: one commit, one new snapshot.
+        with table.transaction() as transaction:
+            changes = () if created else _evolve(transaction, table, data.schema, asset)
+            if mode in ("append", "merge") or created:
+                transaction.append(data)
+            else:
+                _replace_all(transaction, table, data)
     snapshot = table.current_snapshot()
     return TableResult(asset=asset, table=f"{namespace}.{name}", rows=data.num_rows,
                        snapshot_id=snapshot.snapshot_id if snapshot else 0,
                        mode="create" if created else mode, schema_changes=changes)
 
 
-def _evolve(table: Any, schema: Any, asset: str) -> tuple[str, ...]:
+def _replace_all(transaction: Any, table: Any, data: Any) -> None:
+    """Swap every data file for ``data`` in a single ``overwrite`` snapshot.
+
+    pyiceberg's own ``overwrite`` commits a delete snapshot and then an append snapshot, so the
+    history would show an empty table between runs; this keeps one snapshot per run.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    existing = [task.file for task in table.scan().plan_files()]
+    with transaction.update_snapshot().overwrite() as overwrite:
+        for data_file in existing:
+            overwrite.delete_data_file(data_file)
+        if data.num_rows:
+            for data_file in _dataframe_to_data_files(table_metadata=transaction.table_metadata,
+                                                      write_uuid=overwrite.commit_uuid, df=data,
+                                                      io=table.io):
+                overwrite.append_data_file(data_file)
+
+
+def _evolve(transaction: Any, table: Any, schema: Any, asset: str) -> tuple[str, ...]:
     from pyiceberg.exceptions import ValidationError
 
-    before = {field.name: str(field.field_type) for field in table.schema().fields}
+    before = _columns(table.schema())
     try:
-        with table.update_schema() as update:
+        with transaction.update_schema() as update:
             update.union_by_name(schema)
     except (ValidationError, ValueError) as exc:
-        raise FloeError(f"model '{asset}': the table {'.'.join(table.name())} cannot take the new "
-                        f"schema: {exc}. Iceberg can add columns and widen types (int → long, "
-                        "float → double) but not this; cast the column back in the model or give "
-                        "it a new name. The table was left unchanged") from None
-    after = {field.name: str(field.field_type) for field in table.schema().fields}
+        raise _schema_error(table, asset, exc) from None
+    return _changes(before, _columns(transaction.table_metadata.schema()))
+
+
+def _evolve_now(table: Any, schema: Any, asset: str) -> tuple[str, ...]:
+    with table.transaction() as transaction:
+        return _evolve(transaction, table, schema, asset)
+
+
+def _schema_error(table: Any, asset: str, exc: Exception) -> FloeError:
+    return FloeError(f"model '{asset}': the table {'.'.join(table.name())} cannot take the new "
+                     f"schema: {exc}. Iceberg can add columns and widen types (int → long, "
+                     "float → double) but not this; cast the column back in the model or give "
+                     "it a new name. The table was left unchanged")
+
+
+def _columns(schema: Any) -> dict[str, str]:
+    return {field.name: str(field.field_type) for field in schema.fields}
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> tuple[str, ...]:
     changes = [f"added {name} {kind}" for name, kind in after.items() if name not in before]
     changes += [f"widened {name} {before[name]} → {kind}" for name, kind in after.items()
                 if name in before and before[name] != kind]

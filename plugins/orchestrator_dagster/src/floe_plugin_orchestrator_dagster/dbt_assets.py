@@ -164,7 +164,10 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
             metadata: dict[str, Any] = {"dbt_status": str(item.status), "materialized": materialized,
                                         "seconds": round(item.execution_time, 3)}
             if node.resource_type == "model" and materialized in PUBLISHED:
-                published = _publish_model(floe, reader, node, project)
+                try:
+                    published = _publish_model(floe, reader, node, project)
+                except FloeError as exc:
+                    raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
                 floe.tables.append(published)
                 floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
                               f"snapshot {published.snapshot_id}")

@@ -108,5 +108,9 @@ def _failure(result: Any) -> tuple[str | None, str]:
         if user is not None:
             asset = user.metadata.get("failed_asset")
             return (asset.value if asset is not None else event.step_key) or event.step_key, user.description
-        return event.step_key, data.error.message.strip() if data.error else "step failed"
+        error = data.error
+        # A user's exception arrives wrapped in Dagster's step error; report the innermost cause.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        return event.step_key, error.message.strip() if error else "step failed"
     return None, "the run failed; see the Dagster run log under .floe/dagster"

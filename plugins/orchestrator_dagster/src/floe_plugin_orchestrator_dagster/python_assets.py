@@ -64,7 +64,7 @@ def _import(name: str) -> Any:
 
 def build_asset(spec: AssetSpec) -> Any:
     """The Dagster asset that runs ``spec.fn`` after its dependencies."""
-    from dagster import AssetKey, MaterializeResult, asset
+    from dagster import AssetKey, Failure, MaterializeResult, asset
 
     catalog_params = _catalog_parameters(spec.fn)
 
@@ -76,8 +76,11 @@ def build_asset(spec: AssetSpec) -> Any:
         result = spec.fn(**{name: catalog for name in catalog_params})
         if result is None:
             return MaterializeResult()
-        published = publish(floe.context.catalog, spec.layer, spec.name, _as_arrow(result, spec),
-                            asset=spec.name)
+        try:
+            published = publish(floe.context.catalog, spec.layer, spec.name, _as_arrow(result, spec),
+                                asset=spec.name)
+        except FloeError as exc:
+            raise Failure(description=str(exc), metadata={"failed_asset": spec.name}) from None
         floe.tables.append(published)
         floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
                       f"snapshot {published.snapshot_id}")

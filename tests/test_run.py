@@ -1,0 +1,246 @@
+"""`floe run` end to end: the real CLI, real dbt on DuckDB, real Iceberg tables, real Dagster.
+
+Tables are read back with plain pyiceberg and compared with DuckDB's results. One product is
+built once for the module and then changed step by step (a story, in file order): each run costs
+seconds, so the tests share them instead of starting over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from conftest import floe_subprocess
+
+from floe.init import scaffold
+
+TABLES = ["bronze.bronze_customers", "bronze.bronze_orders", "silver.silver_customer_orders",
+          "gold.gold_orders_log", "gold.gold_revenue_by_country", "gold.top_countries"]
+INCREMENTAL = """\
+{{ config(materialized='incremental') }}
+select order_id, customer_id, amount from {{ ref('bronze_orders') }}
+{% if is_incremental() %}
+where order_id > (select max(order_id) from {{ this }})
+{% endif %}
+"""
+
+
+def catalog(product: Path, db: str = ".floe/catalog.db", warehouse: str = ".floe/warehouse") -> SqlCatalog:
+    """The product's catalog, opened with plain pyiceberg (not floe code)."""
+    return SqlCatalog("floe", uri=f"sqlite:///{product / db}", warehouse=(product / warehouse).as_uri())
+
+
+def duckdb_rows(product: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(product / ".floe" / "warehouse.duckdb"), read_only=True) as con:
+        return sorted(con.sql(f"select * from main.{table}").fetchall())
+
+
+def iceberg_rows(product: Path, table: str) -> list[tuple]:
+    arrow = catalog(product).load_table(table).scan().to_arrow()
+    return sorted(tuple(row.values()) for row in arrow.to_pylist())
+
+
+def snapshots(product: Path) -> dict[str, int]:
+    cat = catalog(product)
+    return {name: cat.load_table(name).current_snapshot().snapshot_id for name in TABLES}
+
+
+def run(product: Path, *args: str):
+    return floe_subprocess(["run", *args], product, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory) -> Path:
+    """A scaffolded product with one incremental model added, built once."""
+    path = tmp_path_factory.mktemp("run") / "shop"
+    scaffold(path, name="shop")
+    (path / "dbt/models/gold/gold_orders_log.sql").write_text(INCREMENTAL)
+    result = run(path)
+    assert result.returncode == 0, result.stderr
+    path.joinpath("first-run.out").write_text(result.stdout + result.stderr)
+    return path
+
+
+def test_every_table_model_and_the_python_asset_land_in_the_catalog(product):
+    output = (product / "first-run.out").read_text()
+    assert "succeeded: 6 tables written" in output
+    assert "dbt      unique_bronze_customers_customer_id  pass" in output
+    assert "publish  gold.gold_revenue_by_country" in output
+    cat = catalog(product)
+    assert sorted(f"{ns[0]}.{name}" for ns in cat.list_namespaces()
+                  for _, name in cat.list_tables(ns)) == sorted(TABLES)
+    for table in TABLES[:-1]:
+        assert iceberg_rows(product, table) == duckdb_rows(product, table.split(".")[1]), table
+    revenue = dict((country, total) for country, _, total in duckdb_rows(product, "gold_revenue_by_country"))
+    top = [row[0] for row in sorted(iceberg_rows(product, "gold.top_countries"), key=lambda r: -r[2])]
+    assert top == sorted(revenue, key=lambda c: -revenue[c])[:2]
+    schema = catalog(product).load_table("gold.gold_revenue_by_country").schema()
+    assert [(f.name, str(f.field_type)) for f in schema.fields] == [
+        ("country", "string"), ("orders", "long"), ("revenue", "decimal(38, 2)")]
+
+
+def test_run_history_persists_under_floe(product):
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    with DagsterInstance.from_config(str(product / ".floe" / "dagster")) as instance:
+        runs = instance.get_runs()
+        assert runs and runs[0].status == DagsterRunStatus.SUCCESS
+        assert runs[0].tags["floe/product"] == "shop"
+
+
+def test_a_rerun_writes_the_same_rows_as_a_new_snapshot(product):
+    before = snapshots(product)
+    rows = {t: iceberg_rows(product, t) for t in TABLES}
+    result = run(product)
+    assert result.returncode == 0, result.stderr
+    after = snapshots(product)
+    assert all(after[t] != before[t] for t in TABLES if t != "gold.gold_orders_log")
+    assert {t: iceberg_rows(product, t) for t in TABLES} == rows
+    history = catalog(product).load_table("gold.gold_revenue_by_country").history()
+    assert [h.snapshot_id for h in history][-2:] == [before["gold.gold_revenue_by_country"],
+                                                     after["gold.gold_revenue_by_country"]]
+
+
+def test_an_incremental_model_appends_only_its_new_rows(product):
+    seed = product / "dbt/seeds/raw_orders.csv"
+    seed.write_text(seed.read_text() + "17,2,10.00,2024-03-22\n18,3,11.00,2024-03-23\n")
+    log = catalog(product).load_table("gold.gold_orders_log")
+    rows_before = log.scan().to_arrow().num_rows
+    result = run(product)
+    assert result.returncode == 0, result.stderr
+    log = catalog(product).load_table("gold.gold_orders_log")
+    assert log.current_snapshot().summary.operation.value == "append"
+    assert log.scan().to_arrow().num_rows == rows_before + 2
+    assert iceberg_rows(product, "gold.gold_orders_log") == duckdb_rows(product, "gold_orders_log")
+
+
+def test_a_failing_model_fails_the_run_and_leaves_every_table_as_it_was(product):
+    model = product / "dbt/models/silver/silver_customer_orders.sql"
+    original = model.read_text()
+    before = snapshots(product)
+    model.write_text(original.replace("c.country", "c.no_such_column"))
+    try:
+        result = run(product)
+    finally:
+        model.write_text(original)
+    assert result.returncode == 1
+    assert "floe run failed at silver_customer_orders: model 'silver_customer_orders' failed" in result.stderr
+    assert "no_such_column" in result.stderr  # dbt's own message
+    assert "Traceback" not in result.stderr
+    assert snapshots(product) == before
+
+
+def test_a_failing_dbt_test_names_the_model_and_the_test(product):
+    seed = product / "dbt/seeds/raw_customers.csv"
+    original = seed.read_text()
+    before = snapshots(product)
+    seed.write_text(original + "5,Ken again,US,2024-03-06\n")
+    try:
+        result = run(product)
+    finally:
+        seed.write_text(original)
+    assert result.returncode == 1
+    assert ("test 'unique_bronze_customers_customer_id' on model 'bronze_customers' failed"
+            in result.stderr)
+    assert snapshots(product) == before
+
+
+def test_a_new_column_evolves_the_table_schema_keeping_field_ids(product):
+    model = product / "dbt/models/gold/gold_revenue_by_country.sql"
+    table = catalog(product).load_table("gold.gold_revenue_by_country")
+    ids = {f.name: f.field_id for f in table.schema().fields}
+    model.write_text(model.read_text().replace("sum(amount) as revenue", "sum(amount) as revenue, "
+                                               "max(amount) as largest_order"))
+    result = run(product)
+    assert result.returncode == 0, result.stderr
+    table = catalog(product).load_table("gold.gold_revenue_by_country")
+    fields = {f.name: f.field_id for f in table.schema().fields}
+    assert {name: fields[name] for name in ids} == ids
+    assert "largest_order" in fields
+    assert iceberg_rows(product, "gold.gold_revenue_by_country") == duckdb_rows(product, "gold_revenue_by_country")
+
+
+def test_a_type_change_iceberg_cannot_express_fails_naming_model_column_and_types(product):
+    model = product / "dbt/models/gold/gold_revenue_by_country.sql"
+    original = model.read_text()
+    before = snapshots(product)
+    model.write_text(original.replace("count(*) as orders", "cast(count(*) as varchar) as orders"))
+    try:
+        result = run(product)
+    finally:
+        model.write_text(original)
+    assert result.returncode == 1
+    assert "model 'gold_revenue_by_country'" in result.stderr
+    assert "orders: long -> string" in result.stderr
+    assert "The table was left unchanged" in result.stderr
+    assert snapshots(product)["gold.gold_revenue_by_country"] == before["gold.gold_revenue_by_country"]
+
+
+def test_a_second_concurrent_run_is_refused(product):
+    with open(product / ".floe" / "run.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242")
+        held.flush()
+        result = run(product)
+    assert result.returncode == 1
+    assert "another floe run of this product is in progress (pid 4242)" in result.stderr
+
+
+def test_the_same_floe_yaml_runs_against_two_platforms_each_writing_its_own_catalog(tmp_path):
+    product = tmp_path / "portable"
+    scaffold(product, name="portable")
+    other = product / "platform" / "staging"
+    other.mkdir()
+    local = (product / "platform/local/platform.yaml").read_text()
+    other.joinpath("platform.yaml").write_text(
+        local.replace("name: laptop", "name: staging")
+             .replace("path: .floe/catalog.db", "path: .floe/staging/catalog.db")
+             .replace("path: .floe/warehouse\n", "path: .floe/staging/warehouse\n")
+             .replace("name: floe\n", "name: staging\n"))
+    floe_yaml = (product / "floe.yaml").read_bytes()
+    for env in ("local", "staging"):
+        result = run(product, "--env", env)
+        assert result.returncode == 0, result.stderr
+    assert (product / "floe.yaml").read_bytes() == floe_yaml
+    local_cat = catalog(product)
+    staging_cat = catalog(product, ".floe/staging/catalog.db", ".floe/staging/warehouse")
+    for cat, root in ((local_cat, ".floe/warehouse"), (staging_cat, ".floe/staging/warehouse")):
+        table = cat.load_table("gold.gold_revenue_by_country")
+        assert table.metadata.location.startswith((product / root).as_uri())
+    assert (local_cat.load_table("gold.top_countries").scan().to_arrow()
+            == staging_cat.load_table("gold.top_countries").scan().to_arrow())
+
+
+FOREIGN_PLATFORM = """\
+apiVersion: floe.dev/v1
+kind: Platform
+metadata: {name: laptop}
+storage: {default: {type: local}}
+catalogs: {default: {type: sqlite}}
+compute: {default: {type: duckdb, path: .floe/warehouse.duckdb}}
+"""
+
+
+def test_a_dbt_project_floe_did_not_create_runs_with_only_floe_yaml_and_a_platform(tmp_path):
+    project = tmp_path / "jaffle"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "foreign_dbt", project)
+    (project / "floe.yaml").write_text("name: jaffle\nversion: '0.1.0'\ntransforms: [{path: .}]\n")
+    (project / "platform" / "local").mkdir(parents=True)
+    (project / "platform" / "local" / "platform.yaml").write_text(FOREIGN_PLATFORM)
+    result = run(project)
+    assert result.returncode == 0, result.stderr
+    cat = catalog(project)
+    # stg_orders is a view: views are not published, tables are, in the namespace of their folder.
+    assert cat.list_tables("staging") == [("staging", "stg_customers")]
+    assert cat.list_tables("marts") == [("marts", "customer_order_counts")]
+    counts = cat.load_table("marts.customer_order_counts").scan().to_arrow().to_pylist()
+    assert sorted((r["customer_id"], r["order_count"]) for r in counts) == [(1, 2), (2, 1), (3, 0)]
+    # The project's own profiles.yml is left alone: floe hands dbt the platform's profile.
+    assert (project / "profiles.yml").read_text() == (
+        Path(__file__).parent / "fixtures" / "foreign_dbt" / "profiles.yml").read_text()
+    assert not (project / "jaffle.duckdb").exists() and not (project / "target").exists()
