@@ -34,6 +34,27 @@ def _emit(diagnostics: list[Diagnostic]) -> None:
         click.echo(str(diagnostic), err=True)
 
 
+class _Steps:
+    """Progress in the style of ADR-0016 on stderr: ``[1/4] Loading platform ...`` and one
+    ``✓``/``!``/``✗`` line per finding under each stage."""
+
+    MARKS = {"ok": "✓", "warn": "!", "fail": "✗"}
+
+    def __init__(self, total: int):
+        self.total, self.current = total, 0
+
+    def __call__(self, kind: str, text: str) -> None:
+        if kind == "step":
+            self.current += 1
+            click.echo(f"[{self.current}/{self.total}] {text}", err=True)
+        else:
+            click.echo(f"      {self.MARKS.get(kind, '-')} {text}", err=True)
+
+    def failed(self) -> None:
+        if self.current:
+            click.echo(f"[{self.total}/{self.total}] Compilation FAILED", err=True)
+
+
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn floe's errors into exit 1 with one line each; never show a traceback for bad input."""
 
@@ -121,17 +142,42 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 @handles_errors
 def compile_command(product: Path | None, platform: str | None, env: str | None,
                     output: Path | None, fmt: str) -> None:
-    """Merge floe.yaml with its platform into .floe/compiled_artifacts.json."""
-    from floe.compiler import compile_product
+    """Merge floe.yaml with its platform into .floe/compiled_artifacts.json.
+
+    Reads the dbt project as dbt parses it (``dbt parse`` in a child process, cached under
+    .floe/dbt/) and enforces the platform's rules: naming, quality gates, approved plugins.
+    """
+    import attrs
+
+    from floe.compiler import STEPS, compile_product
     from floe.discovery import product_file
 
-    result = compile_product(product_file(product), platform=platform, env=env, output=output)
+    steps = _Steps(STEPS) if fmt == "text" else None
+    try:
+        result = compile_product(product_file(product), platform=platform, env=env, output=output,
+                                 progress=steps)
+    except FloeError as exc:
+        if steps is not None:
+            steps.failed()
+        if fmt == "json":
+            _emit(exc.diagnostics)
+            click.echo(json.dumps({
+                "ok": False, "path": None,
+                "errors": [d.to_json() for d in exc.diagnostics if d.severity == "error"],
+                "warnings": [d.to_json() for d in exc.diagnostics if d.severity != "error"],
+                "enforcement": [attrs.asdict(r) for r in getattr(exc, "enforcement", [])]}, indent=2))
+            sys.exit(1)
+        raise
     _emit(result.warnings)
     artifacts = result.artifacts
     if fmt == "json":
+        governance = artifacts.governance
         click.echo(json.dumps({"ok": True, "path": str(result.path),
                                "source_hash": artifacts.source_hash,
-                               "warnings": [w.to_json() for w in result.warnings]}, indent=2))
+                               "warnings": [w.to_json() for w in result.warnings], "errors": [],
+                               "enforcement": [attrs.asdict(r) for r in governance.enforcement],
+                               "quality": attrs.asdict(governance.quality) if governance.quality else None},
+                              indent=2))
         return
     from floe.summary import describe
 
@@ -171,6 +217,35 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
         sys.exit(1)
     click.echo(f"run {outcome.run_id} succeeded: {len(outcome.tables)} tables written "
                f"in {outcome.seconds:.1f}s")
+
+
+@cli.command()
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@click.option("--host", default=None, help="Interface to listen on (default from the platform: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default from the platform: 3000).")
+@PLATFORM
+@ENV
+@handles_errors
+def dev(product: Path | None, host: str | None, port: int | None, platform: str | None,
+        env: str | None) -> None:
+    """Open the orchestrator's UI on the product: its assets, schedules and run history."""
+    from floe.compiler import compile_product
+    from floe.discovery import product_file
+    from floe.runtime import RunContext
+
+    path = product_file(product)
+    artifacts = compile_product(path, platform=platform, env=env).artifacts
+    if artifacts.orchestrator is None:
+        raise FloeError("no orchestrator plugin is installed: pip install floe-plugin-orchestrator-dagster")
+    context = RunContext(artifacts, path.resolve().parent)
+    config = artifacts.orchestrator.config
+    server = config.get("webserver", {})
+    host = host or server.get("host", "127.0.0.1")
+    port = port or server.get("port", 3000)
+    click.echo(f"floe dev: serving {artifacts.product.name} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    plugin = context.plugin("orchestrator", artifacts.orchestrator)
+    sys.exit(plugin.call("serve", config=config, context=context, host=host, port=port))
 
 
 # -- plugins ----------------------------------------------------------------------------------
@@ -255,6 +330,26 @@ def platform_validate(file: Path | None, env: str | None, fmt: str) -> None:
         _emit(result.diagnostics)
         if result.ok:
             click.echo(f"{result.file}: ok")
+    if not result.ok:
+        sys.exit(1)
+
+
+@platform.command("compile")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@FORMAT
+@handles_errors
+def platform_compile(file: Path | None, env: str | None, fmt: str) -> None:
+    """Validate a platform with its parent chain and show the effective policy."""
+    from floe.enforcement.effective import compile_platform, describe
+
+    result = compile_platform(_platform_path(file, env))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        _emit(result.diagnostics)
+        if result.ok:
+            click.echo(describe(result))
     if not result.ok:
         sys.exit(1)
 

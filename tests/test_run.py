@@ -8,7 +8,15 @@ seconds, so the tests share them instead of starting over.
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -244,3 +252,41 @@ def test_a_dbt_project_floe_did_not_create_runs_with_only_floe_yaml_and_a_platfo
     assert (project / "profiles.yml").read_text() == (
         Path(__file__).parent / "fixtures" / "foreign_dbt" / "profiles.yml").read_text()
     assert not (project / "jaffle.duckdb").exists() and not (project / "target").exists()
+
+
+def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
+    query = json.dumps({"query": """{
+        assetNodes { assetKey { path } }
+        repositoriesOrError { ... on RepositoryConnection {
+            nodes { schedules { name cronSchedule executionTimezone } } } }
+        runsOrError { ... on Runs { results { runId status } } }
+    }"""}).encode()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "floe", "dev", "--port", str(port)], cwd=product,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        data = None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=query,
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    data = json.load(response)["data"]
+                if data["assetNodes"]:
+                    break
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(2)
+        assert data is not None, server.stderr.read1().decode() if server.poll() is not None else "no answer"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    keys = {tuple(node["assetKey"]["path"]) for node in data["assetNodes"]}
+    assert {("gold_revenue_by_country",), ("top_countries",), ("raw_orders",)} <= keys
+    assert data["repositoriesOrError"]["nodes"][0]["schedules"] == [
+        {"name": "daily_refresh", "cronSchedule": "0 6 * * *", "executionTimezone": "UTC"}]
+    statuses = [run["status"] for run in data["runsOrError"]["results"]]
+    assert "SUCCESS" in statuses and "FAILURE" in statuses  # the story's runs, both kinds

@@ -318,3 +318,17 @@ def floe_secrets_lookup(config: dict, ref: Any) -> Any:
 
     .. versionadded:: 0.1
     """
+
+
+@hookspec(firstresult=True)
+def floe_orchestrator_serve(config: dict, context: Any, host: str, port: int) -> int:
+    """Serve the orchestrator's UI for the product until interrupted (``floe dev``).
+
+    :param config: the orchestrator section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the product.
+    :param host: the interface to listen on (``127.0.0.1`` unless asked otherwise).
+    :param port: the port to listen on.
+    :returns: the exit code of the server.
+
+    .. versionadded:: 0.1
+    """

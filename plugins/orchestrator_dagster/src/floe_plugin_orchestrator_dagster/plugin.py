@@ -152,3 +152,11 @@ def floe_orchestrator_definitions(config: dict, context: Any) -> Any:
     from floe_plugin_orchestrator_dagster import definitions
 
     return definitions.build_definitions(context, RunRequest())[0]
+
+
+@hookimpl
+def floe_orchestrator_serve(config: dict, context: Any, host: str, port: int) -> int:
+    """Serve the Dagster UI for the product (see :mod:`.serve`)."""
+    from floe_plugin_orchestrator_dagster import serve
+
+    return serve.serve(config, context, host, port)
