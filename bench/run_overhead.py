@@ -1,0 +1,165 @@
+"""What `floe run` costs on top of dbt, and how fast tables reach Iceberg.
+
+Run: ``python bench/run_overhead.py [--models 50] [--rows 100000] [--runs 3]``
+
+Generates a dbt project of N models over R-row inputs (bronze models generate rows with
+DuckDB's ``range``; silver and gold models transform them), then prints, in one run:
+
+(a) ``floe run`` wall time ÷ plain ``dbt build`` wall time on the same project and DuckDB,
+    both as subprocesses in this process tree, medians of ``--runs``          (goal ≤ 1.5)
+(b) Iceberg publish throughput ÷ ``pyarrow.parquet.write_table`` throughput for the same
+    Arrow tables                                                               (goal ≥ 0.5)
+(c) publish time of the 20th publish of every table ÷ the 1st: the cost must not grow with
+    snapshot history                                                           (goal ≤ 1.1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DAGSTER_DISABLE_TELEMETRY": "1"}
+
+
+def generate(product: Path, models: int, rows: int) -> None:
+    """A floe product whose dbt project has ``models`` table models over ``rows``-row inputs."""
+    from floe.init import scaffold
+
+    scaffold(product, name="bench")
+    project = product / "dbt"
+    for folder in ("bronze", "silver", "gold"):
+        for old in (project / "models" / folder).glob("*.sql"):
+            old.unlink()
+    (project / "models" / "schema.yml").unlink()
+    for seed in (project / "seeds").glob("*.csv"):
+        seed.unlink()
+    (product / "assets" / "top_countries.py").unlink()
+    bronze = max(1, models // 5)
+    gold = max(1, models // 5)
+    silver = models - bronze - gold
+    for i in range(bronze):
+        (project / "models/bronze" / f"bronze_events_{i}.sql").write_text(
+            f"select range as event_id, range % 1000 as customer_id, (range * {i + 7}) % 10007 / 100.0 as amount,\n"
+            f"       'type_' || (range % 17)::varchar as event_type, date '2024-01-01' + (range % 365)::integer as day\n"
+            f"from range({rows})\n")
+    for i in range(silver):
+        source = f"bronze_events_{i % bronze}"
+        (project / "models/silver" / f"silver_events_{i}.sql").write_text(
+            f"select event_id, customer_id, amount * {1 + i % 3} as amount, upper(event_type) as event_type, day\n"
+            f"from {{{{ ref('{source}') }}}} where amount >= {i % 5}\n")
+    for i in range(gold):
+        source = f"silver_events_{i % silver}"
+        (project / "models/gold" / f"gold_daily_{i}.sql").write_text(
+            f"select day, event_type, count(*) as events, sum(amount) as amount\n"
+            f"from {{{{ ref('{source}') }}}} group by day, event_type\n")
+    platform = product / "platform/local/platform.yaml"
+    platform.write_text(platform.read_text().replace("memory_limit: 2GB", "memory_limit: 4GB"))
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def plain_dbt_profile(product: Path) -> Path:
+    """A hand-written profiles.yml for the baseline: a DuckDB file of its own."""
+    profiles = product / "baseline"
+    profiles.mkdir()
+    (profiles / "profiles.yml").write_text(
+        "floe:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {profiles / 'baseline.duckdb'}\n      threads: 2\n"
+        "      settings: {memory_limit: 4GB}\n")
+    return profiles
+
+
+def bench_run(product: Path, runs: int) -> tuple[float, float]:
+    profiles = plain_dbt_profile(product)
+    dbt = [str(BIN / "dbt"), "build", "--project-dir", "dbt", "--profiles-dir", str(profiles),
+           "--target-path", str(profiles / "target"), "--log-path", str(profiles / "logs")]
+    floe = [sys.executable, "-m", "floe", "run"]
+    timed(dbt, product)  # warm the OS cache and dbt's partial parse, for both sides
+    timed(floe, product)
+    dbt_times, floe_times = [], []
+    for _ in range(runs):  # interleaved, so load on this shared machine hits both alike
+        dbt_times.append(timed(dbt, product))
+        floe_times.append(timed(floe, product))
+    return statistics.median(dbt_times), statistics.median(floe_times)
+
+
+def model_tables(product: Path) -> dict[str, object]:
+    import duckdb
+
+    with duckdb.connect(str(product / ".floe" / "warehouse.duckdb"), read_only=True) as con:
+        names = [row[0] for row in con.sql("select table_name from information_schema.tables "
+                                           "where table_schema = 'main' order by 1").fetchall()]
+        return {name: con.table(name).to_arrow_table() for name in names}
+
+
+def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> tuple[float, float, list[float]]:
+    import pyarrow.parquet as pq
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from floe.runtime.publish import publish
+
+    parquet_dir = work / "parquet"
+    parquet_dir.mkdir()
+    start = time.perf_counter()
+    for name, table in tables.items():
+        pq.write_table(table, parquet_dir / f"{name}.parquet")
+    parquet_seconds = time.perf_counter() - start
+    (work / "warehouse").mkdir()
+    catalog = SqlCatalog("bench", uri=f"sqlite:///{work / 'catalog.db'}",
+                         warehouse=(work / "warehouse").as_uri())
+    rounds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for name, table in tables.items():
+            publish(catalog, name.split("_")[0], name, table, asset=name)
+        rounds.append(time.perf_counter() - start)
+    return parquet_seconds, rounds[1], rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
+        product = Path(tmp) / "bench"
+        generate(product, options.models, options.rows)
+        print(f"project: {options.models} models over {options.rows:,}-row inputs, "
+              f"{options.runs} runs each after one warm-up")
+        dbt_s, floe_s = bench_run(product, options.runs)
+        ratio = floe_s / dbt_s
+        print(f"(a) plain dbt build     median {dbt_s:6.2f} s")
+        print(f"    floe run            median {floe_s:6.2f} s")
+        print(f"    ratio {ratio:.2f}   goal <= 1.5   {'PASS' if ratio <= 1.5 else 'MISS'}")
+        tables = model_tables(product)
+        megabytes = sum(t.nbytes for t in tables.values()) / 1e6
+        parquet_s, publish_s, rounds = bench_publish(tables, Path(tmp))
+        throughput = parquet_s / publish_s
+        print(f"(b) {len(tables)} tables, {megabytes:.0f} MB of Arrow data")
+        print(f"    pyarrow.parquet.write_table  {parquet_s:6.2f} s  ({megabytes / parquet_s:6.1f} MB/s)")
+        print(f"    floe publish (overwrite)     {publish_s:6.2f} s  ({megabytes / publish_s:6.1f} MB/s)")
+        print(f"    ratio {throughput:.2f}   goal >= 0.5   {'PASS' if throughput >= 0.5 else 'MISS'}")
+        growth = rounds[-1] / rounds[0]
+        print(f"(c) publish of every table: 1st (creates) {rounds[0]:.2f} s, 2nd (first overwrite) "
+              f"{rounds[1]:.2f} s, 20th {rounds[-1]:.2f} s; 20th/2nd {rounds[-1] / rounds[1]:.2f}")
+        print(f"    ratio 20th/1st {growth:.2f}   goal <= 1.1   {'PASS' if growth <= 1.1 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
