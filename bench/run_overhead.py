@@ -111,7 +111,7 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> t
     import pyarrow.parquet as pq
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from floe.runtime.publish import publish
+    from floe.runtime.publish import publish, publish_many
 
     parquet_dir = work / "parquet"
     parquet_dir.mkdir()
@@ -125,8 +125,10 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> t
     rounds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        for name, table in tables.items():
-            publish(catalog, name.split("_")[0], name, table, asset=name)
+        # The way floe run publishes: every table of a run through floe's publishing pool.
+        publish_many([lambda name=name, table=table: publish(catalog, name.split("_")[0], name, table,
+                                                             asset=name)
+                      for name, table in tables.items()])
         rounds.append(time.perf_counter() - start)
     return parquet_seconds, rounds[1], rounds
 
@@ -153,7 +155,8 @@ def main() -> None:
         throughput = parquet_s / publish_s
         print(f"(b) {len(tables)} tables, {megabytes:.0f} MB of Arrow data")
         print(f"    pyarrow.parquet.write_table  {parquet_s:6.2f} s  ({megabytes / parquet_s:6.1f} MB/s)")
-        print(f"    floe publish (overwrite)     {publish_s:6.2f} s  ({megabytes / publish_s:6.1f} MB/s)")
+        print(f"    floe publish (overwrite)     {publish_s:6.2f} s  ({megabytes / publish_s:6.1f} MB/s, "
+              "as floe run does it: 2 threads)")
         print(f"    ratio {throughput:.2f}   goal >= 0.5   {'PASS' if throughput >= 0.5 else 'MISS'}")
         growth = rounds[-1] / rounds[0]
         print(f"(c) publish of every table: 1st (creates) {rounds[0]:.2f} s, 2nd (first overwrite) "

@@ -290,3 +290,26 @@ def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
         {"name": "daily_refresh", "cronSchedule": "0 6 * * *", "executionTimezone": "UTC"}]
     statuses = [run["status"] for run in data["runsOrError"]["results"]]
     assert "SUCCESS" in statuses and "FAILURE" in statuses  # the story's runs, both kinds
+
+
+def test_sigterm_mid_run_leaves_no_half_written_table_and_no_lock(tmp_path):
+    product = tmp_path / "killed"
+    scaffold(product, name="killed")
+    assert run(product).returncode == 0
+    old = {t: iceberg_rows(product, t) for t in TABLES if t != "gold.gold_orders_log"}
+    seed = product / "dbt/seeds/raw_orders.csv"
+    seed.write_text(seed.read_text() + "17,2,10.00,2024-03-22\n")
+    process = subprocess.Popen([sys.executable, "-m", "floe", "run"], cwd=product, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for line in process.stderr:  # terminate as soon as tables start to be published
+        if "publish" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    process.stderr.read()
+    assert process.wait(timeout=120) != 0
+    for table, rows in old.items():
+        now = iceberg_rows(product, table)
+        # Either the previous snapshot or the complete new one; never something in between.
+        assert now == rows or now == duckdb_rows(product, table.split(".")[1]), table
+    result = run(product)
+    assert result.returncode == 0, result.stderr

@@ -7,13 +7,19 @@ column and both types, and leaves the table as it was.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
 
 from floe.diagnostics import FloeError
 from floe.runtime.outcome import TableResult
 
 #: How a model's rows reach its table.
 MODES = ("overwrite", "append", "merge")
+#: Tables published at once. Writing Parquet releases the GIL, so two threads keep both cores
+#: of a small machine busy; more only add contention on the catalog.
+PUBLISH_THREADS = 2
+_NAMESPACE_LOCK = threading.Lock()
 #: Snapshots kept per table for time travel. Every commit copies the table's metadata, so an
 #: unbounded history would make each publish slower than the last.
 SNAPSHOTS_KEPT = 10
@@ -34,7 +40,10 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
 
     data = _iceberg_compatible(data)
     identifier = (namespace, name)
-    catalog.create_namespace_if_not_exists(namespace)
+    with _NAMESPACE_LOCK:
+        # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads racing
+        # on a new namespace would hit its UNIQUE constraint.
+        catalog.create_namespace_if_not_exists(namespace)
     try:
         table = catalog.load_table(identifier)
         created = False
@@ -57,6 +66,18 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
     return TableResult(asset=asset, table=f"{namespace}.{name}", rows=data.num_rows,
                        snapshot_id=snapshot.snapshot_id if snapshot else 0,
                        mode="create" if created else mode, schema_changes=changes)
+
+
+def publish_many(tasks: Sequence[Callable[[], TableResult]],
+                 threads: int = PUBLISH_THREADS) -> list[TableResult]:
+    """Run publish tasks (each publishing one table) concurrently; results in task order.
+
+    Every task runs to its end even when another fails, so no table is left mid-commit; the
+    first failure (in task order) is raised afterwards.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="floe-publish") as pool:
+        futures = [pool.submit(task) for task in tasks]
+    return [future.result() for future in futures]
 
 
 def _replace_all(transaction: Any, table: Any, data: Any) -> None:

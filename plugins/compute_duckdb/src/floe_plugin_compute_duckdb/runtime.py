@@ -48,14 +48,15 @@ class DuckdbReader:
 
     def read(self, schema: str, identifier: str, offset: int = 0) -> "pyarrow.Table":
         """The relation ``schema.identifier`` as an Arrow table, from row ``offset`` on."""
-        relation = self._con.table(f'"{schema}"."{identifier}"')
+        # A cursor per read: a DuckDB connection must not be shared by the publishing threads.
+        relation = self._con.cursor().table(f'"{schema}"."{identifier}"')
         if offset:
             relation = relation.limit(2**62, offset)
         return relation.to_arrow_table()
 
     def count(self, schema: str, identifier: str) -> int:
         """How many rows the relation holds."""
-        return self._con.table(f'"{schema}"."{identifier}"').count("*").fetchone()[0]
+        return self._con.cursor().table(f'"{schema}"."{identifier}"').count("*").fetchone()[0]
 
     def close(self) -> None:
         """Release the database file."""
