@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import yaml
@@ -29,24 +30,41 @@ PUBLISHED = {"table": "overwrite", "incremental": "append"}
 
 
 class DbtProject:
-    """One transform's dbt project prepared for a run: profile written, manifest parsed."""
+    """One transform's dbt project prepared for a run: manifest loaded, profile written.
+
+    ``floe compile`` has just parsed the project (``dbt parse`` in a child process, cached by
+    fingerprint under ``.floe/dbt/<transform>/``); run time loads that manifest instead of
+    parsing again, which saves the parse (seconds) on every run.
+    """
 
     def __init__(self, transform: DbtTransform, context: "RunContext"):
+        from floe.dbt_project import load_project
+
         self.transform = transform
         self.context = context
         self.project_dir = context.path(transform.project_dir)
         self.work_dir = context.state_dir / "dbt" / transform.name
-        self.target_dir = self.work_dir / "target"
-        self._write_profiles()
-        self.manifest = self._parse()
-        self.manifest_path = self.target_dir / "manifest.json"
+        self.run_dir = self.work_dir / "run"
+        compiled = context.artifacts.dbt.profiles[transform.profile]["outputs"][transform.target]
+        # Fresh after `floe run`'s compile; for definitions loaded from older artifacts (floe dev)
+        # this re-parses only when the project changed since.
+        loaded = load_project(context.product_dir, transform.project_dir, transform.name,
+                              transform.profile, transform.target, compiled, transform.vars)
+        self.manifest_path = loaded.manifest
         self.nodes = json.loads(self.manifest_path.read_text())["nodes"]
+        self.layers = {model.unique_id: model.layer for model in transform.models}
+        self._write_profiles()
+        self.manifest = _load_manifest(self.manifest_path, self.nodes)
+
+    def layer(self, unique_id: str, name: str, fqn: Any) -> str:
+        """The namespace of a model's table: the layer compile placed it in, else by its name."""
+        return self.layers.get(unique_id) or model_layer(name, fqn)
 
     def args(self, command: str, *extra: str) -> list[str]:
         """Command-line arguments for an in-process dbt command on this project."""
-        return [command, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.work_dir),
+        return [command, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.run_dir),
                 "--profile", self.transform.profile, "--target", self.transform.target,
-                "--target-path", str(self.target_dir), "--log-path", str(self.work_dir / "logs"),
+                "--target-path", str(self.run_dir / "target"), "--log-path", str(self.work_dir / "logs"),
                 "--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats",
                 *extra]
 
@@ -55,18 +73,22 @@ class DbtProject:
         # it only as env_var() references, so the file holds nothing secret.
         profiles = {self.transform.profile: {"target": self.transform.target,
                                              "outputs": {self.transform.target: self.context.dbt_output()}}}
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=True))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=True))
 
-    def _parse(self) -> Any:
-        from dbt.cli.main import dbtRunner
 
-        # dbt's partial parsing (target/partial_parse.msgpack) makes repeated parses cheap.
-        result = dbtRunner().invoke(self.args("parse"))
-        if not result.success:
-            raise FloeError(f"dbt could not parse the project at {self.transform.project_dir}: "
-                            f"{_dbt_error(result)}")
-        return result.result
+def _load_manifest(path: Path, nodes: dict[str, Any]) -> Any:
+    """dbt's in-memory manifest, rebuilt from the manifest.json compile wrote."""
+    from dbt.contracts.graph.manifest import Manifest, WritableManifest
+    from dbt.contracts.graph.nodes import GenericTestNode
+
+    manifest = Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
+    # Reading JSON, dbt takes every test for a singular one and drops `test_metadata`, without
+    # which a generic test (unique, not_null, ...) cannot compile; restore those nodes.
+    for unique_id, node in nodes.items():
+        if node["resource_type"] == "test" and node.get("test_metadata"):
+            manifest.nodes[unique_id] = GenericTestNode.from_dict(node)
+    return manifest
 
 
 def build_assets(project: DbtProject) -> Any:
@@ -76,7 +98,8 @@ def build_assets(project: DbtProject) -> Any:
     class Translator(DagsterDbtTranslator):
         def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
             if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-                return model_layer(dbt_resource_props["name"], dbt_resource_props["fqn"])
+                return project.layer(dbt_resource_props["unique_id"], dbt_resource_props["name"],
+                                     dbt_resource_props["fqn"])
             return super().get_group_name(dbt_resource_props)
 
     translator = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -159,7 +182,7 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
                   if node.resource_type == "model" and node.config.materialized in PUBLISHED]
     reader = floe.context.compute_reader()
     try:
-        published = _publish_models(floe, reader, to_publish)
+        published = _publish_models(floe, reader, project, to_publish)
     finally:
         reader.close()
     timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
@@ -173,13 +196,13 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
         yield MaterializeResult(asset_key=key_of[node.unique_id], metadata=metadata)
 
 
-def _publish_models(floe: Any, reader: Any, nodes: list[Any]) -> dict[str, Any]:
+def _publish_models(floe: Any, reader: Any, project: DbtProject, nodes: list[Any]) -> dict[str, Any]:
     """Publish the built table models concurrently; a failure names its model."""
     from dagster import Failure
 
     def task(node: Any) -> Any:
         try:
-            return _publish_model(floe, reader, node)
+            return _publish_model(floe, reader, project, node)
         except FloeError as exc:
             raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
 
@@ -190,9 +213,9 @@ def _publish_models(floe: Any, reader: Any, nodes: list[Any]) -> dict[str, Any]:
     return {node.unique_id: table for node, table in zip(nodes, results)}
 
 
-def _publish_model(floe: Any, reader: Any, node: Any) -> Any:
+def _publish_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Any:
     catalog = floe.context.catalog
-    namespace, name = model_layer(node.name, node.fqn), node.name
+    namespace, name = project.layer(node.unique_id, node.name, node.fqn), node.name
     relation = (node.schema, node.alias or node.name)
     materialized = node.config.materialized
     unique_key = node.config.get("unique_key") if materialized == "incremental" else None
