@@ -18,7 +18,7 @@ from floe.diagnostics import FloeError, Report
 from floe.schema.structure import structure
 
 #: The contract's version. Bump the major version when run time can no longer read old files.
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 #: Where ``floe compile`` writes the artifacts, relative to the product directory.
 DEFAULT_PATH = Path(".floe") / "compiled_artifacts.json"
 
@@ -61,6 +61,8 @@ class PlatformInfo:
     digest: str
     source: str
     scope: str | None = None
+    #: The platform's ancestors (``metadata.parent``), nearest first, relative to the product.
+    parents: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen
@@ -70,6 +72,22 @@ class Profiles:
     storage: ResolvedSection
     catalog: ResolvedSection
     compute: ResolvedSection
+
+
+@attrs.frozen
+class DbtModelInfo:
+    """One model of the project as dbt parsed it, with the layer enforcement placed it in.
+
+    ``layer`` is the catalog namespace its table belongs in (``bronze``, ``silver``, ...), or
+    None when the platform names no data architecture or the model fits no layer.
+    """
+
+    unique_id: str
+    name: str
+    path: str
+    alias: str
+    materialized: str
+    layer: str | None = None
 
 
 @attrs.frozen
@@ -83,6 +101,8 @@ class DbtTransform:
     select: str | None = None
     exclude: str | None = None
     vars: dict[str, Any] = attrs.Factory(dict)
+    #: Every model of the project (not only the selected ones), sorted by unique_id.
+    models: list[DbtModelInfo] = attrs.Factory(list)
 
 
 @attrs.frozen
@@ -127,22 +147,67 @@ class Observability:
 
 @attrs.frozen
 class EnforcementResult:
-    """One rule checked at compile time."""
+    """One rule checked at compile time.
+
+    ``status`` is ``pass``, ``warn`` (reported, compile went on) or ``fail`` (compile stopped).
+    ``file`` is the file the result is about, relative to the product, when there is one.
+    """
 
     rule: str
     status: str
     subject: str
     message: str
+    file: str | None = None
+
+
+@attrs.frozen
+class LayerCoverage:
+    """Test coverage of one layer, against its minimum when the platform sets one."""
+
+    models: int
+    tested: int
+    percent: float
+    minimum: int | None = None
+
+
+@attrs.frozen
+class QualityReport:
+    """What the quality gates measured: the share of models with at least one data test."""
+
+    models: int
+    tested: int
+    test_coverage: float
+    minimum_test_coverage: int | None = None
+    by_layer: dict[str, LayerCoverage] = attrs.Factory(dict)
+    undocumented_models: int = 0
+    undocumented_columns: int = 0
+
+
+@attrs.frozen
+class Classification:
+    """A classification (``pii``, ...) from a column's dbt ``meta``."""
+
+    model: str
+    column: str
+    classification: list[str]
+    file: str
 
 
 @attrs.frozen
 class Governance:
-    """The product's governance intent, the platform's policy and what compile enforced."""
+    """The product's governance intent, the effective platform policy and what compile enforced.
+
+    ``policy_sources`` names, for each rule a platform file wrote, the file it comes from
+    (relative to the product); rules no file wrote have their defaults.
+    """
 
     classification_source: str
     emit_lineage: bool
     policy: dict[str, Any]
     enforcement: list[EnforcementResult] = attrs.Factory(list)
+    policy_sources: dict[str, str] = attrs.Factory(dict)
+    quality: QualityReport | None = None
+    classifications: list[Classification] = attrs.Factory(list)
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Callable
 
 import attrs
 
@@ -34,9 +34,13 @@ from floe.artifacts import (
     ScheduleInfo,
     SecretRefInfo,
 )
-from floe.diagnostics import Diagnostic, FloeError, Report, did_you_mean, one_of
+from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_you_mean, one_of
+from floe.dbt_project import load_project
 from floe.discovery import PlatformLocation, locate_platform
-from floe.plugins.manager import KINDS, PluginRegistry
+from floe.enforcement import Outcome, ProjectModels, check_approved, enforce
+from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
+from floe.enforcement.inheritance import plain as plain_policy
+from floe.plugins.manager import PluginRegistry
 from floe.profiles import Resolved, Resolver, secret_refs
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform, parse_platform
 from floe.schema.product import DataProduct, parse_product
@@ -44,6 +48,19 @@ from floe.yamlsafe import load_file
 
 #: dbt target used when a transform names none.
 DEFAULT_TARGET = "floe"
+#: The stages ``floe compile`` reports progress for (ADR-0016): platform, transforms, rules, write.
+STEPS = 4
+#: ``progress(kind, text)``: ``kind`` is ``step`` (the next numbered stage) or ``ok``, ``warn``,
+#: ``fail`` (a line under the current stage).
+Progress = Callable[[str, str], None]
+
+
+class CompileFailed(FloeError):
+    """Compile stopped; ``enforcement`` holds the rule results found before it did."""
+
+    def __init__(self, diagnostics: list[Diagnostic], enforcement: list[EnforcementResult] | None = None):
+        super().__init__(diagnostics)
+        self.enforcement = list(enforcement or [])
 
 
 @attrs.frozen
@@ -58,15 +75,19 @@ class CompileResult:
 
 def compile_product(product_file: str | os.PathLike, platform: str | None = None,
                     env: str | None = None, output: str | os.PathLike | None = None,
-                    registry: PluginRegistry | None = None, write: bool = True) -> CompileResult:
+                    registry: PluginRegistry | None = None, write: bool = True,
+                    progress: Progress | None = None) -> CompileResult:
     """Compile a product against its platform and (by default) write the artifacts.
 
     :param product_file: the floe.yaml.
     :param platform: an explicit platform file (``--platform``); otherwise discovered.
     :param env: the environment whose ``platform/<env>/platform.yaml`` to use.
     :param output: where to write; default ``.floe/compiled_artifacts.json`` beside floe.yaml.
-    :raises FloeError: with every problem found in either file.
+    :param progress: called with each stage and its findings, for people watching.
+    :raises FloeError: with every problem found in either file or by enforcement
+        (:class:`CompileFailed` once enforcement results exist).
     """
+    progress = progress or (lambda kind, text: None)
     registry = registry or PluginRegistry()
     product_path = Path(product_file)
     product_dir = product_path.parent
@@ -79,19 +100,43 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     parsed, platform_report = parse_platform(platform_doc)
     if parsed is None or platform_report.errors:
         raise FloeError(product_report.items + platform_report.items)
-    compiler = _Compiler(product, product_report, parsed, platform_report, registry, product_dir)
+    progress("step", f"Loading platform {location.display}")
+    policy, parent_items = _policy(location, parsed, platform_report)
+    if parent_items is None or platform_report.errors or any(d.severity == ERROR for d in parent_items):
+        raise FloeError(product_report.items + (parent_items or []) + platform_report.items)
+    compiler = _Compiler(product, product_report, parsed, platform_report, registry, product_dir,
+                         policy=policy, progress=progress, display_dir=_display_dir(product_path))
     artifacts = compiler.assemble(location, product_doc.text, platform_doc.text)
-    warnings = product_report.warnings + platform_report.warnings
+    warnings = product_report.warnings + platform_report.warnings + parent_items + compiler.warnings
     path = None
     if write:
         path = Path(output) if output else product_dir / DEFAULT_PATH
+        progress("step", f"Writing {_display(path)}")
         artifacts.write(path)
     return CompileResult(artifacts, path, location, warnings)
 
 
+def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report
+            ) -> tuple[Policy, list[Diagnostic] | None]:
+    """The effective policy of the platform and its parents; their diagnostics (None: unreadable)."""
+    chain, complete = load_chain(location.path, location.display, parsed, report, _load_parent,
+                                 _display_path)
+    parents = [d for f in chain[:-1] for d in f.report.items]
+    if not complete:
+        return merge(chain[-1:]), parents or None
+    return merge(chain), parents
+
+
+def _load_parent(path: Path, display: str) -> tuple[ParsedPlatform | None, Report]:
+    parsed, report = parse_platform(load_file(path, display))
+    return (parsed if not report.errors else None), report
+
+
 class _Compiler:
     def __init__(self, product: DataProduct, product_report: Report, parsed: ParsedPlatform,
-                 platform_report: Report, registry: PluginRegistry, product_dir: Path):
+                 platform_report: Report, registry: PluginRegistry, product_dir: Path,
+                 policy: Policy | None = None, progress: Progress | None = None,
+                 display_dir: PurePosixPath = PurePosixPath(".")):
         self.product = product
         self.product_report = product_report
         self.parsed = parsed
@@ -101,6 +146,13 @@ class _Compiler:
         self.product_dir = product_dir
         self.resolver = Resolver(parsed, registry, platform_report, product=product, compiling=True)
         self.enforcement: list[EnforcementResult] = []
+        self.policy = policy or merge([PlatformFile(Path(platform_report.file), platform_report.file,
+                                                    parsed, platform_report)])
+        self.progress = progress or (lambda kind, text: None)
+        self.display_dir = display_dir
+        self.warnings: list[Diagnostic] = []
+        self.fingerprints: dict[str, str] = {}
+        self.outcome: Outcome | None = None
 
     def assemble(self, location: PlatformLocation, product_text: str, platform_text: str) -> CompiledArtifacts:
         profiles = {kind: self._profile(kind) for kind in PROFILE_SECTIONS}
@@ -117,7 +169,8 @@ class _Compiler:
             raise FloeError(self.product_report.items + self.platform_report.items)
         compute = profiles["compute"]
         assert compute is not None and all(p is not None for p in profiles.values())
-        dbt = self._dbt(compute, transforms)
+        self._report_platform(location, compute)
+        dbt = self._enforce(self._dbt(compute, transforms))
         sections = {kind: _section(resolved) for kind, resolved in profiles.items()}
         secret_backends = [_section(b) for b in backends]
         refs = secret_refs([r.config for r in selected])
@@ -127,12 +180,13 @@ class _Compiler:
         return CompiledArtifacts(
             contract_version=CONTRACT_VERSION,
             floe_version=__version__,
-            source_hash=source_hash(product_text, platform_text),
+            source_hash=source_hash(product_text, platform_text, self._more_inputs()),
             product=ProductInfo(meta.name, meta.version, meta.owner, meta.domain, meta.description),
             platform=PlatformInfo(
                 name=self.platform.metadata.name, version=self.platform.metadata.version,
                 digest=platform_digest, source=_relative(location.path, self.product_dir),
-                scope=self.platform.metadata.scope),
+                scope=self.platform.metadata.scope,
+                parents=[_relative(f.path, self.product_dir) for f in reversed(self.policy.chain[:-1])]),
             profiles=Profiles(**sections),
             secret_backends=secret_backends,
             orchestrator=_section(orchestrator) if orchestrator else None,
@@ -145,9 +199,12 @@ class _Compiler:
             governance=Governance(
                 classification_source=product.governance.classification_source,
                 emit_lineage=product.governance.emit_lineage,
-                policy=_plain({"data_architecture": self.platform.data_architecture,
-                               "governance": self.platform.governance}),
-                enforcement=self.enforcement),
+                policy=plain_policy(self.policy),
+                enforcement=self.enforcement,
+                policy_sources={rule: _relative(f.path, self.product_dir)
+                                for rule, f in sorted(self.policy.sources.items())},
+                quality=self.outcome.quality if self.outcome else None,
+                classifications=self.outcome.classifications if self.outcome else []),
             observability=self._observability(),
             secret_refs=[SecretRefInfo(r.secret_ref, r.key) for r in refs],
         )
@@ -175,26 +232,72 @@ class _Compiler:
         return out or ["no storage, catalog or compute profiles"]
 
     def _check_approved(self, selected: list[Resolved]) -> None:
-        approved = self.platform.governance.approved_plugins
-        for kind in approved:
-            if kind not in KINDS:
-                self.platform_report.error(("governance", "approved_plugins", kind),
-                                           f"unknown plugin kind '{kind}'{did_you_mean(kind, KINDS)}; "
-                                           f"kinds: {one_of(KINDS)}")
-        for resolved in selected:
-            allowed = approved.get(resolved.kind)
-            if allowed is None:
-                continue
-            subject = f"{resolved.kind} profile '{resolved.profile}' ({resolved.type})"
-            if resolved.type in allowed:
-                self.enforcement.append(EnforcementResult("approved_plugins", "pass", subject,
-                                                          f"'{resolved.type}' is approved"))
-                continue
-            message = (f"{subject} uses a plugin type the platform has not approved; approved "
-                       f"{resolved.kind} types: {one_of(allowed)}")
-            self.enforcement.append(EnforcementResult("approved_plugins", "fail", subject, message))
-            where = ("profiles", resolved.kind) if resolved.kind in PROFILE_SECTIONS else ()
-            self.product_report.error(where, message)
+        # Unknown kinds were reported with the policy (floe.enforcement.inheritance).
+        approved = self.policy.governance.approved_plugins
+        results = check_approved(approved, [(r.kind, r.profile, r.type) for r in selected])
+        for result, resolved in zip(results, [r for r in selected if r.kind in approved]):
+            if result.status == "fail":
+                where = ("profiles", resolved.kind) if resolved.kind in PROFILE_SECTIONS else ()
+                self.product_report.error(where, result.message)
+        self.enforcement += results
+
+    def _report_platform(self, location: PlatformLocation, compute: Resolved) -> None:
+        meta, arch = self.platform.metadata, self.policy.data_architecture
+        self.progress("ok", "Platform: " + (" ".join(p for p in (meta.name, meta.version) if p)
+                                            or location.display))
+        if len(self.policy.chain) > 1:
+            self.progress("ok", "Inherits: " + " -> ".join(f.display for f in self.policy.chain[:-1]))
+        self.progress("ok", f"Compute: {compute.type}")
+        self.progress("ok", f"Architecture: {arch.pattern} ({arch.naming.enforcement} enforcement)"
+                      if arch.pattern else "Architecture: none (no naming rules)")
+
+    def _enforce(self, dbt: Dbt) -> Dbt:
+        """Read each dbt project as dbt parses it and apply the platform's rules to it."""
+        self.progress("step", "Validating transforms")
+        projects: dict[str, ProjectModels] = {}
+        for transform in dbt.transforms:
+            if transform.project_dir in projects:
+                continue  # two selections of one project: its models are checked once
+            output = dbt.profiles[transform.profile]["outputs"][transform.target]
+            loaded = load_project(self.product_dir, transform.project_dir, transform.name,
+                                  transform.profile, transform.target, output, transform.vars,
+                                  display=self._shown(transform.project_dir))
+            how = f"parsed by dbt in {loaded.parse_seconds:.1f} s" if loaded.parsed else "manifest up to date"
+            self.progress("ok", f"{transform.name}: {len(loaded.project.models)} dbt models found ({how})")
+            projects[transform.project_dir] = ProjectModels(transform.name, transform.project_dir,
+                                                            loaded.project)
+            self.fingerprints[transform.project_dir] = loaded.fingerprint
+        self.progress("step", "Enforcing platform rules")
+        outcome = enforce(self.policy, projects.values(),
+                          self.product.governance.classification_source == "dbt_meta")
+        self.outcome = outcome
+        approved = [r for r in self.enforcement if r.rule == "approved_plugins"]
+        if approved:
+            self.progress("ok", f"approved plugins: {len(approved)} selected "
+                          f"{'plugin is' if len(approved) == 1 else 'plugins are'} approved")
+        for line in outcome.summary:
+            self.progress({"pass": "ok"}.get(line.status, line.status), f"{line.rule}: {line.message}")
+        self.enforcement = self.enforcement + outcome.summary + outcome.results
+        diagnostics = [Diagnostic(self._shown(r.file) if r.file else "", 0, 0, r.rule, r.message,
+                                  ERROR if r.status == "fail" else WARNING)
+                       for r in outcome.results if r.status != "pass"]
+        if outcome.failed:
+            raise CompileFailed(self.product_report.items + self.platform_report.items + diagnostics,
+                                self.enforcement)
+        self.warnings += diagnostics
+        return attrs.evolve(dbt, transforms=[attrs.evolve(t, models=outcome.models.get(t.project_dir, []))
+                                             for t in dbt.transforms])
+
+    def _shown(self, relative: str) -> str:
+        """A product-relative path as the user names it (relative to where floe was started)."""
+        return (self.display_dir / relative).as_posix() if str(self.display_dir) != "." else relative
+
+    def _more_inputs(self) -> dict[str, str]:
+        """Inputs besides the two files: parent platforms and the parsed dbt projects."""
+        out = {f"parent:{_relative(f.path, self.product_dir)}":
+               hashlib.sha256(f.parsed.document.text.encode()).hexdigest() for f in self.policy.chain[:-1]}
+        out.update({f"dbt:{project}": digest for project, digest in sorted(self.fingerprints.items())})
+        return out
 
     def _transforms(self) -> list[DbtTransform]:
         out = []
@@ -235,27 +338,17 @@ class _Compiler:
             attributes=dict(mine.attributes))
 
 
-def source_hash(product_text: str, platform_text: str) -> str:
-    """A digest of everything the artifacts were compiled from."""
+def source_hash(product_text: str, platform_text: str, more: dict[str, str] | None = None) -> str:
+    """A digest of everything the artifacts were compiled from (``more``: other inputs' digests)."""
     inputs = {"contract_version": CONTRACT_VERSION,
               "floe.yaml": hashlib.sha256(product_text.encode()).hexdigest(),
-              "platform.yaml": hashlib.sha256(platform_text.encode()).hexdigest()}
+              "platform.yaml": hashlib.sha256(platform_text.encode()).hexdigest(), **(more or {})}
     return "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 def _section(resolved: Resolved) -> ResolvedSection:
     return ResolvedSection(resolved.profile, resolved.type, PluginProvenance(**resolved.plugin),
                            resolved.config)
-
-
-def _plain(value: Any) -> Any:
-    if attrs.has(type(value)):
-        return {k: _plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -267,3 +360,14 @@ def _relative(path: Path, base: Path) -> str:
 
 def _display(path: Path) -> str:
     return str(path) if not path.is_absolute() else os.path.relpath(path)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return os.path.normpath(os.path.relpath(path))
+    except ValueError:
+        return str(path)
+
+
+def _display_dir(product_path: Path) -> PurePosixPath:
+    return PurePosixPath(Path(_display(product_path)).parent.as_posix())

@@ -80,4 +80,12 @@ def validate_platform_doc(doc: Document, registry: "PluginRegistry") -> Report:
     parsed, report = parse_platform(doc)
     if parsed is not None:
         Resolver(parsed, registry, report).validate_all()
+        if not report.errors and not parsed.platform.metadata.parent:
+            # Rules that only make sense together; with a parent they are checked on the merged
+            # chain by `floe platform compile` and `floe compile`.
+            from pathlib import Path as FilePath
+
+            from floe.enforcement.inheritance import PlatformFile, merge
+
+            merge([PlatformFile(FilePath(doc.source or doc.file), doc.file, parsed, report)])
     return report

@@ -7,6 +7,7 @@ The top level is validated here; each profile (``storage.<name>``, ``catalogs.<n
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import attrs
@@ -62,38 +63,116 @@ class PlatformObservability:
     lineage_namespace: str | None = None
 
 
+#: Layer names become catalog namespaces at run time, so they are plain identifiers.
+_LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def _layer_problem(name: Any) -> str | None:
+    if isinstance(name, str) and _LAYER_NAME.fullmatch(name):
+        return None
+    return (f"'{name}' is not a layer name: use lowercase letters, digits and '_', starting with a "
+            "letter (layers become catalog namespaces), e.g. bronze")
+
+
+@field_check
+def _layer_list(value: list[str] | None) -> None:
+    for name in value or []:
+        problem = _layer_problem(name)
+        if problem:
+            raise Invalid(problem)
+    if value is not None and len(set(value)) != len(value):
+        raise Invalid("a layer is listed twice; list each layer once")
+
+
+@field_check
+def _layer_patterns(value: dict[str, str]) -> None:
+    for layer, pattern in value.items():
+        problem = _layer_problem(layer)
+        if problem:
+            raise Invalid(problem)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise Invalid(f"the pattern for layer '{layer}' is not a valid regular expression "
+                          f"({exc}); write a Python regex the whole model name must match, e.g. "
+                          "'raw_[a-z0-9_]+'") from None
+
+
+@field_check
+def _folder_layers(value: dict[str, str]) -> None:
+    for folder, layer in value.items():
+        if not folder or "/" in folder or folder in (".", ".."):
+            raise Invalid(f"'{folder}' is not a folder name; map one folder under the model path to "
+                          "a layer, e.g. staging: bronze")
+        problem = _layer_problem(layer)
+        if problem:
+            raise Invalid(problem)
+
+
+@field_check
+def _percent_by_layer(value: dict[str, int]) -> None:
+    for layer, percent in value.items():
+        problem = _layer_problem(layer)
+        if problem:
+            raise Invalid(problem)
+        if not 0 <= percent <= 100:
+            raise Invalid(f"{percent} (layer {layer}) is not a percentage; use a whole number from "
+                          "0 to 100")
+
+
 @attrs.frozen
 class Naming:
-    """Naming enforcement: ``off``, ``warn`` or ``strict``; regexes per layer for ``custom``."""
+    """Naming enforcement: ``off``, ``warn`` or ``strict``.
+
+    ``patterns`` holds one regex per layer for ``pattern: custom`` (the whole model name must
+    match); ``folders`` maps folders under the model path to layers (``staging: bronze``), so a
+    model in such a folder belongs to that layer without the layer's prefix.
+    """
 
     enforcement: Literal["off", "warn", "strict"] = "off"
-    patterns: dict[str, str] = attrs.Factory(dict)
+    patterns: dict[str, str] = attrs.field(factory=dict, validator=_layer_patterns)
+    folders: dict[str, str] = attrs.field(factory=dict, validator=_folder_layers)
 
 
 @attrs.frozen
 class DataArchitecture:
-    """The data architecture pattern whose rules compile enforces."""
+    """The data architecture pattern whose rules compile enforces.
+
+    ``layers`` narrows the pattern's layers to those products may use (medallion: bronze,
+    silver, gold; kimball: staging, intermediate, marts; custom: the keys of
+    ``naming.patterns``).
+    """
 
     pattern: Literal["medallion", "kimball", "custom"] | None = None
     naming: Naming = Naming()
-    layers: list[str] | None = None
+    layers: list[str] | None = attrs.field(default=None, validator=_layer_list)
 
 
 @attrs.frozen
 class QualityGates:
-    """Minimum quality every product must meet at compile time."""
+    """Minimum quality every product must meet at compile time.
+
+    ``minimum_test_coverage`` is the share of models (in percent) with at least one data test;
+    ``minimum_test_coverage_by_layer`` sets it per layer. With ``block_on_failure: false`` a
+    missed gate is a warning and compile succeeds.
+    """
 
     minimum_test_coverage: int | None = attrs.field(default=None, validator=_percent)
+    minimum_test_coverage_by_layer: dict[str, int] = attrs.field(factory=dict,
+                                                                 validator=_percent_by_layer)
     require_descriptions: bool = False
+    require_column_descriptions: bool = False
     block_on_failure: bool = True
 
 
 @attrs.frozen
 class Governance:
-    """Quality gates and the plugin types products may use, by kind."""
+    """Quality gates, the plugin types products may use (by kind), and the classification
+    values column ``meta`` may carry (any value when unset)."""
 
     quality_gates: QualityGates = QualityGates()
     approved_plugins: dict[str, list[str]] = attrs.Factory(dict)
+    classifications: list[str] | None = None
 
 
 @attrs.frozen
