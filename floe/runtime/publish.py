@@ -20,6 +20,8 @@ MODES = ("overwrite", "append", "merge")
 #: of a small machine busy; more only add contention on the catalog.
 PUBLISH_THREADS = 2
 _NAMESPACE_LOCK = threading.Lock()
+#: Snapshots beyond SNAPSHOTS_KEPT tolerated before they are expired together.
+EXPIRE_BATCH = 4
 #: Snapshots kept per table for time travel. Every commit copies the table's metadata, so an
 #: unbounded history would make each publish slower than the last.
 SNAPSHOTS_KEPT = 10
@@ -40,14 +42,14 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
 
     data = _iceberg_compatible(data)
     identifier = (namespace, name)
-    with _NAMESPACE_LOCK:
-        # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads racing
-        # on a new namespace would hit its UNIQUE constraint.
-        catalog.create_namespace_if_not_exists(namespace)
     try:
         table = catalog.load_table(identifier)
         created = False
     except NoSuchTableError:
+        with _NAMESPACE_LOCK:
+            # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
+            # racing on a new namespace would hit its UNIQUE constraint.
+            catalog.create_namespace_if_not_exists(namespace)
         table = catalog.create_table(identifier, schema=data.schema, properties=TABLE_PROPERTIES)
         created = True
     if mode == "merge" and unique_key and not created:
@@ -105,8 +107,9 @@ def _expire_old_snapshots(transaction: Any) -> None:
     from pyiceberg.table.update.snapshot import ExpireSnapshots
 
     snapshots = sorted(transaction.table_metadata.snapshots, key=lambda snap: snap.timestamp_ms)
-    expired = [snap.snapshot_id for snap in snapshots[:-SNAPSHOTS_KEPT]]
-    if expired:
+    # Expire in batches: every metadata update in a commit costs a copy of the whole metadata.
+    if len(snapshots) > SNAPSHOTS_KEPT + EXPIRE_BATCH:
+        expired = [snap.snapshot_id for snap in snapshots[:-SNAPSHOTS_KEPT]]
         with ExpireSnapshots(transaction=transaction) as expire:
             expire.by_ids(expired)
 
@@ -137,7 +140,11 @@ def _ReplaceAll(**kwargs: Any) -> Any:  # noqa: N802 - reads as the class it bui
 
 def _evolve(transaction: Any, table: Any, schema: Any, asset: str) -> tuple[str, ...]:
     from pyiceberg.exceptions import ValidationError
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
 
+    current = schema_to_pyarrow(table.schema(), include_field_ids=False)
+    if [(f.name, f.type) for f in current] == [(f.name, f.type) for f in schema]:
+        return ()  # the common case: nothing to evolve, so no schema update in the commit
     before = _columns(table.schema())
     try:
         with transaction.update_schema() as update:
