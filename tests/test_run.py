@@ -209,7 +209,12 @@ def test_the_same_floe_yaml_runs_against_two_platforms_each_writing_its_own_cata
         local.replace("name: laptop", "name: staging")
              .replace("path: .floe/catalog.db", "path: .floe/staging/catalog.db")
              .replace("path: .floe/warehouse\n", "path: .floe/staging/warehouse\n")
-             .replace("name: floe\n", "name: staging\n"))
+             .replace("name: floe\n", "name: staging\n")
+             .replace("threads: 2", "threads: 2\n    extensions: [httpfs]"))
+    # Which DuckDB extensions each platform's compute profile loaded (from the PyPI wheels,
+    # with no network): staging asks for httpfs, local for none.
+    (product / "dbt/models/gold/gold_loaded_extensions.sql").write_text(
+        "select extension_name from duckdb_extensions() where loaded and extension_name = 'httpfs'\n")
     floe_yaml = (product / "floe.yaml").read_bytes()
     for env in ("local", "staging"):
         result = run(product, "--env", env)
@@ -222,6 +227,9 @@ def test_the_same_floe_yaml_runs_against_two_platforms_each_writing_its_own_cata
         assert table.metadata.location.startswith((product / root).as_uri())
     assert (local_cat.load_table("gold.top_countries").scan().to_arrow()
             == staging_cat.load_table("gold.top_countries").scan().to_arrow())
+    loaded = {name: cat.load_table("gold.gold_loaded_extensions").scan().to_arrow().to_pylist()
+              for name, cat in (("local", local_cat), ("staging", staging_cat))}
+    assert loaded == {"local": [], "staging": [{"extension_name": "httpfs"}]}
 
 
 FOREIGN_PLATFORM = """\

@@ -57,7 +57,7 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
         table.upsert(data, join_cols=list(unique_key))
     else:
         # Schema change and data in one transaction: one commit, one new snapshot.
-        with table.transaction() as transaction:
+        with _transaction(table) as transaction:
             changes = () if created else _evolve(transaction, table, data.schema, asset)
             if mode in ("append", "merge") or created:
                 transaction.append(data)
@@ -101,6 +101,31 @@ def _replace_all(transaction: Any, table: Any, data: Any) -> None:
                                                       write_uuid=overwrite.commit_uuid, df=data,
                                                       io=table.io):
                 overwrite.append_data_file(data_file)
+
+
+def _transaction(table: Any) -> Any:
+    """A pyiceberg transaction that computes its staged metadata once per change, not per read.
+
+    pyiceberg's ``Transaction.table_metadata`` re-applies every staged update to a deep copy of
+    the table's metadata on each access, and one overwrite reads it ~30 times; that copying was
+    most of a publish's cost and grew with the snapshot history.
+    """
+    from pyiceberg.table import Transaction
+    from pyiceberg.table.update import update_table_metadata
+
+    class CachedTransaction(Transaction):
+        _staged_for: Any = None
+        _staged: Any = None
+
+        @property
+        def table_metadata(self) -> Any:
+            # _updates is an immutable tuple replaced on every change: its identity is the key.
+            if self._staged_for is not self._updates:
+                self._staged = update_table_metadata(self._table.metadata, self._updates)
+                self._staged_for = self._updates
+            return self._staged
+
+    return CachedTransaction(table)
 
 
 def _expire_old_snapshots(transaction: Any) -> None:
@@ -155,7 +180,7 @@ def _evolve(transaction: Any, table: Any, schema: Any, asset: str) -> tuple[str,
 
 
 def _evolve_now(table: Any, schema: Any, asset: str) -> tuple[str, ...]:
-    with table.transaction() as transaction:
+    with _transaction(table) as transaction:
         return _evolve(transaction, table, schema, asset)
 
 
