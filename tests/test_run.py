@@ -127,6 +127,14 @@ def test_an_incremental_model_appends_only_its_new_rows(product):
     assert iceberg_rows(product, "gold.gold_orders_log") == duckdb_rows(product, "gold_orders_log")
 
 
+def test_full_refresh_rewrites_incremental_tables_from_scratch(product):
+    result = run(product, "--full-refresh")
+    assert result.returncode == 0, result.stderr
+    log = catalog(product).load_table("gold.gold_orders_log")
+    assert log.current_snapshot().summary.operation.value == "overwrite"
+    assert iceberg_rows(product, "gold.gold_orders_log") == duckdb_rows(product, "gold_orders_log")
+
+
 def test_a_failing_model_fails_the_run_and_leaves_every_table_as_it_was(product):
     model = product / "dbt/models/silver/silver_customer_orders.sql"
     original = model.read_text()
