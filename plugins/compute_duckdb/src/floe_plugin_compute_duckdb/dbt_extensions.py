@@ -21,4 +21,6 @@ class Plugin(BasePlugin):
         import duckdb_extensions
 
         for name in self.extensions:
+            # import_extension only INSTALLs the wheel's file; loading is a separate step.
             duckdb_extensions.import_extension(name, con=conn)
+            conn.execute(f"LOAD {name}")
