@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
@@ -32,6 +34,9 @@ def test_every_publish_is_one_snapshot_and_history_stays_bounded(catalog):
     assert len(table.metadata.metadata_log) <= SNAPSHOTS_KEPT
     # Manifests of earlier overwrites are not carried forward: the cost of a publish stays flat.
     assert len(table.current_snapshot().manifests(table.io)) <= 2
+    # Files only expired snapshots used are deleted: one data file per kept snapshot remains.
+    location = Path(table.location().removeprefix("file://"))
+    assert len(list((location / "data").glob("*.parquet"))) == len(history)
     assert rows(catalog, "gold.t") == [(1, "a"), (2, "b"), (3, "c")]
 
 

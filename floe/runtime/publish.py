@@ -63,7 +63,9 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
                 transaction.append(data)
             else:
                 _replace_all(transaction, table, data)
-            _expire_old_snapshots(transaction)
+            expired = _expire_old_snapshots(transaction)
+        if expired:
+            _delete_unreferenced_files(table, expired)
     snapshot = table.current_snapshot()
     return TableResult(asset=asset, table=f"{namespace}.{name}", rows=data.num_rows,
                        snapshot_id=snapshot.snapshot_id if snapshot else 0,
@@ -128,15 +130,49 @@ def _transaction(table: Any) -> Any:
     return CachedTransaction(table)
 
 
-def _expire_old_snapshots(transaction: Any) -> None:
+def _expire_old_snapshots(transaction: Any) -> list[Any]:
+    """Expire all but the newest SNAPSHOTS_KEPT snapshots; return the expired ones."""
     from pyiceberg.table.update.snapshot import ExpireSnapshots
 
     snapshots = sorted(transaction.table_metadata.snapshots, key=lambda snap: snap.timestamp_ms)
     # Expire in batches: every metadata update in a commit costs a copy of the whole metadata.
-    if len(snapshots) > SNAPSHOTS_KEPT + EXPIRE_BATCH:
-        expired = [snap.snapshot_id for snap in snapshots[:-SNAPSHOTS_KEPT]]
-        with ExpireSnapshots(transaction=transaction) as expire:
-            expire.by_ids(expired)
+    if len(snapshots) <= SNAPSHOTS_KEPT + EXPIRE_BATCH:
+        return []
+    expired = snapshots[:-SNAPSHOTS_KEPT]
+    with ExpireSnapshots(transaction=transaction) as expire:
+        expire.by_ids([snap.snapshot_id for snap in expired])
+    return expired
+
+
+def _delete_unreferenced_files(table: Any, expired: list[Any]) -> None:
+    """Delete the data and manifest files only expired snapshots referenced.
+
+    Expiring a snapshot removes it from the metadata, not its files; without this, a table that
+    is overwritten every run would keep a full copy of itself per run on disk. Runs after the
+    commit, so a failed commit never loses a file; a file that cannot be deleted stays behind.
+    """
+    io = table.io
+    live = _referenced_files(table.metadata.snapshots, io)
+    dead = _referenced_files(expired, io, include_deleted=True) - live
+    for path in sorted(dead):
+        try:
+            io.delete(path)
+        except (OSError, ValueError):
+            pass
+
+
+def _referenced_files(snapshots: Sequence[Any], io: Any, include_deleted: bool = False) -> set[str]:
+    paths: set[str] = set()
+    manifests = {}
+    for snapshot in snapshots:
+        paths.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(io):
+            manifests.setdefault(manifest.manifest_path, manifest)
+    for path, manifest in manifests.items():
+        paths.add(path)
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=not include_deleted):
+            paths.add(entry.data_file.file_path)
+    return paths
 
 
 def _replace_all_producer() -> type:
