@@ -16,7 +16,7 @@ from conftest import floe_subprocess
 
 #: Top-level packages of the run-time stack (SPEC §6) and their heaviest dependencies.
 HEAVY = ("dagster", "dagster_dbt", "dbt", "pyiceberg", "duckdb", "pyarrow", "pandas", "numpy",
-         "sqlalchemy", "grpc", "polars")
+         "sqlalchemy", "grpc", "polars", "boto3", "botocore", "opentelemetry", "openlineage")
 
 _WRAPPER = """\
 import json, sys
@@ -104,3 +104,29 @@ def test_python_m_floe_entry_point_with_importtime(demo: Path) -> None:
                 if line.startswith("import time:") and "|" in line}
     assert "floe.compiler" in imported
     assert heavy_imports(sorted(imported)) == []
+
+
+AWS_PLATFORM = """\
+storage:
+  default:
+    type: s3
+    bucket: lake
+    region: eu-central-1
+    credentials: {mode: iam_role, role_arn: "arn:aws:iam::123456789012:role/Floe"}
+secrets:
+  backends: [env, {type: aws, region: eu-central-1, prefix: floe/prod/}]
+"""
+
+
+def test_compile_against_aws_backends_imports_no_aws_sdk(demo: Path) -> None:
+    """The aws secret backend and the STS credential modes load boto3 only at run time."""
+    platform = demo / "platform" / "local" / "platform.yaml"
+    text = platform.read_text().replace("storage:\n  default:\n    type: local\n    path: .floe/warehouse\n", "")
+    platform.write_text(text.replace("secrets:\n  backends: [env]\n", "") + AWS_PLATFORM)
+    for args in (["validate", "floe.yaml", "platform/local/platform.yaml"], ["compile"]):
+        code, modules, output = run_and_list_modules(args, demo)
+        assert code in (0, None), output
+        assert heavy_imports(modules) == [], output
+    artifacts = (demo / ".floe" / "compiled_artifacts.json").read_text()
+    assert '"type": "aws"' in artifacts and '"mode": "iam_role"' in artifacts
+    assert "floe_plugin_secrets_aws.plugin" in modules and "floe.builtin.credentials" in modules

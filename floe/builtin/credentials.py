@@ -2,12 +2,14 @@
 
 Each mode is a plugin object of its own (``floe.credentials`` entry points name the classes
 below). Sensitive values are typed :class:`~floe.schema.types.SecretRef`, so a literal secret is
-refused at validation time and only the reference reaches CompiledArtifacts.
+refused at validation time and only the reference reaches CompiledArtifacts. At run time each
+mode provides a credential provider (:mod:`floe.runtime.credentials`, imported only then).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -35,6 +37,13 @@ def _duration(value: int) -> None:
 def _optional_url(value: str | None) -> None:
     if value is not None:
         check_http_url(value, "the OAuth2 token URL, e.g. https://idp.example.com/oauth/token")
+
+
+@field_check
+def _sts_endpoint(value: str | None) -> None:
+    if value is not None:
+        check_http_url(value, "e.g. https://sts.eu-central-1.amazonaws.com, or leave sts_endpoint "
+                       "out for AWS's own", "let STS authenticate with the environment's identity")
 
 
 def _to_json(settings: object) -> dict:
@@ -66,6 +75,14 @@ class Static:
         """The references, unchanged."""
         return _to_json(settings)
 
+    @staticmethod
+    @hookimpl
+    def floe_credentials_provide(config: dict, context: Any) -> Any:
+        """Keys resolved through the secret backends when first asked for."""
+        from floe.runtime import credentials
+
+        return credentials.StaticProvider(config, context)
+
 
 @attrs.frozen
 class OAuth2Settings:
@@ -93,6 +110,14 @@ class OAuth2:
         """The client id, secret reference, scope and endpoint."""
         return _to_json(settings)
 
+    @staticmethod
+    @hookimpl
+    def floe_credentials_provide(config: dict, context: Any) -> Any:
+        """A client-credentials token client: cached, refreshed before expiry."""
+        from floe.runtime import credentials
+
+        return credentials.OAuth2Provider(config, context)
+
 
 @attrs.frozen
 class IamRoleSettings:
@@ -103,6 +128,7 @@ class IamRoleSettings:
     duration_seconds: int = attrs.field(default=3600, validator=_duration)
     external_id: SecretRef | None = None
     region: str | None = None
+    sts_endpoint: str | None = attrs.field(default=None, validator=_sts_endpoint)
 
 
 class IamRole:
@@ -120,6 +146,14 @@ class IamRole:
         """The role and session parameters."""
         return _to_json(settings)
 
+    @staticmethod
+    @hookimpl
+    def floe_credentials_provide(config: dict, context: Any) -> Any:
+        """STS AssumeRole keys, assumed again before they expire."""
+        from floe.runtime import credentials
+
+        return credentials.AssumeRoleProvider(config, context)
+
 
 @attrs.frozen
 class ServiceAccountSettings:
@@ -129,6 +163,8 @@ class ServiceAccountSettings:
     token_file: str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
     session_name: str = "floe"
     duration_seconds: int = attrs.field(default=3600, validator=_duration)
+    region: str | None = None
+    sts_endpoint: str | None = attrs.field(default=None, validator=_sts_endpoint)
 
 
 class ServiceAccount:
@@ -146,6 +182,14 @@ class ServiceAccount:
         """The role, token file and session parameters."""
         return _to_json(settings)
 
+    @staticmethod
+    @hookimpl
+    def floe_credentials_provide(config: dict, context: Any) -> Any:
+        """STS AssumeRoleWithWebIdentity keys from the token file, refreshed before expiry."""
+        from floe.runtime import credentials
+
+        return credentials.WebIdentityProvider(config, context)
+
 
 class VendedCredentials:
     """``vended_credentials``: the catalog hands out short-lived storage keys per table."""
@@ -161,3 +205,11 @@ class VendedCredentials:
     def floe_credentials_resolve(settings: None, context: ResolveContext) -> dict:
         """Nothing to resolve: the catalog profile must ask for delegation."""
         return {}
+
+    @staticmethod
+    @hookimpl
+    def floe_credentials_provide(config: dict, context: Any) -> Any:
+        """A marker provider: the catalog vends the keys with each table."""
+        from floe.runtime import credentials
+
+        return credentials.VendedProvider()

@@ -45,19 +45,38 @@ def floe_secrets_resolve(settings: EnvBackend, context: ResolveContext) -> dict:
     return {"prefix": settings.prefix}
 
 
+def _name(config: dict, ref: SecretRef) -> str:
+    return config.get("prefix", "") + ref.env_name
+
+
 @hookimpl
 def floe_secrets_lookup(config: dict, ref: SecretRef) -> "SecretValue | None":
-    """``$NAME``, else the file ``$NAME_FILE`` names (trailing newline dropped)."""
-    from floe.runtime.secrets import SecretValue
+    """``$NAME``, else the file ``$NAME_FILE`` names (trailing newline dropped); empty is unset.
 
-    name = config.get("prefix", "") + ref.env_name
-    if name in os.environ:
+    A ``$NAME_FILE`` that names an unreadable file is an error, not a miss: the secret was
+    meant to be there.
+    """
+    from floe.diagnostics import FloeError
+    from floe.runtime.secrets import SecretValue, read_secret_file, ref_label
+
+    name = _name(config, ref)
+    # An empty variable counts as unset: no secret is empty, and `NAME=` is how a shell or a
+    # manifest template says "not provided here".
+    if os.environ.get(name):
         return SecretValue(os.environ[name])
     file_name = os.environ.get(f"{name}_FILE")
-    if file_name:
-        try:
-            with open(file_name, encoding="utf-8") as fh:
-                return SecretValue(fh.read().rstrip("\n"))
-        except OSError:
-            return None
-    return None
+    if not file_name:
+        return None
+    try:
+        return read_secret_file(file_name)
+    except OSError as exc:
+        raise FloeError(f"secret {ref_label(ref)}: ${name}_FILE names {file_name}, which cannot "
+                        f"be read ({exc.strerror or type(exc).__name__}); fix the path or unset "
+                        f"{name}_FILE") from None
+
+
+@hookimpl
+def floe_secrets_describe(config: dict, ref: SecretRef) -> list[str]:
+    """``$NAME`` and ``$NAME_FILE``."""
+    name = _name(config, ref)
+    return [f"${name}", f"${name}_FILE"]

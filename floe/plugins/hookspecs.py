@@ -305,18 +305,59 @@ def floe_orchestrator_definitions(config: dict, context: Any) -> Any:
 
 
 @hookspec(firstresult=True)
+def floe_credentials_provide(config: dict, context: Any) -> Any:
+    """Build the run-time credential provider of a resolved ``credentials`` block.
+
+    Called at run time (never by validate or compile) by ``context.credentials(config)``, once
+    per block and run; the provider is shared by every client of the run, so it caches what it
+    obtains and refreshes it before it expires.
+
+    :param config: the block as :func:`floe_credentials_resolve` resolved it (with ``mode``).
+    :param context: the :class:`floe.runtime.RunContext` of the run; secrets come from
+        ``context.secret(ref)``.
+    :returns: a provider object (see :mod:`floe.runtime.credentials`): modes that yield AWS
+        keys have ``credentials()`` returning
+        :class:`floe.runtime.credentials.AwsCredentials`; ``oauth2`` has ``token()`` returning
+        a :class:`floe.runtime.secrets.SecretValue` and ``request(method, url, ...)``.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
 def floe_secrets_lookup(config: dict, ref: Any) -> Any:
     """Look one secret up in this backend.
 
     Called at run time, in the process that needs the value, for each backend in
-    ``secrets.backends`` order until one answers.
+    ``secrets.backends`` order until one answers. Never log, print or raise the value.
 
     :param config: the backend's section ``config`` from CompiledArtifacts.
-    :param ref: the :class:`floe.schema.types.SecretRef` to look up.
+    :param ref: the :class:`floe.schema.types.SecretRef` to look up (``ref.key`` selects one
+        field of a secret that holds several).
     :returns: a :class:`floe.runtime.secrets.SecretValue`, or ``None`` when this backend does
-        not hold the secret.
+        not hold the secret (floe then asks the next backend). Raise
+        :class:`floe.diagnostics.FloeError` only when the backend is misconfigured or
+        unreachable, naming what to fix; never put a value or part of one in the message.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 the contract says when to raise instead of returning ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def floe_secrets_describe(config: dict, ref: Any) -> list[str]:
+    """Say where this backend looks for a secret, for the error when no backend holds it.
+
+    Called at run time after every backend returned ``None`` for ``ref``, and by
+    ``floe secrets check``. Optional: a backend without it is reported as ``<type> backend``.
+
+    :param config: the backend's section ``config`` from CompiledArtifacts.
+    :param ref: the :class:`floe.schema.types.SecretRef` that was looked up.
+    :returns: the places looked in, as a user would provide the secret there: environment
+        variable names (``$POLARIS_OAUTH``), file paths, remote secret ids with their region.
+        Names and paths only, never a value.
+
+    .. versionadded:: 0.2
     """
 
 

@@ -84,6 +84,10 @@ class Plugin:
         """Call this plugin's ``floe_<kind>_resolve`` hook."""
         return getattr(self.hook, f"floe_{self.kind}_resolve")(settings=settings, context=context)
 
+    def implements(self, verb: str) -> bool:
+        """Whether this plugin implements the optional hook ``floe_<kind>_<verb>``."""
+        return bool(getattr(self.hook, f"floe_{self.kind}_{verb}").get_hookimpls())
+
     def call(self, verb: str, **kwargs: Any) -> Any:
         """Call this plugin's ``floe_<kind>_<verb>`` hook; a missing hook is a clear error."""
         name = f"floe_{self.kind}_{verb}"

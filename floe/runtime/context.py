@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from floe.artifacts import CompiledArtifacts, ResolvedSection
 from floe.plugins.manager import Plugin, PluginRegistry
-from floe.runtime.secrets import SecretValue, missing_secret
+from floe.runtime.dbt_env import DbtSecrets
+from floe.runtime.secrets import SecretValue, as_ref, missing_secret
 from floe.schema.types import SecretRef
 
 
@@ -24,7 +28,10 @@ class RunContext:
         self.artifacts = artifacts
         self.product_dir = Path(product_dir).resolve()
         self.registry = registry or PluginRegistry()
-        self._secrets: dict[SecretRef, SecretValue] = {}
+        self._secrets: dict[SecretRef, tuple[SecretValue, str]] = {}
+        self._providers: dict[str, Any] = {}
+        self._providers_lock = threading.Lock()
+        self._dbt_secrets = DbtSecrets(self.secret)
 
     @property
     def state_dir(self) -> Path:
@@ -42,19 +49,52 @@ class RunContext:
     # -- secrets ------------------------------------------------------------------------------
 
     def secret(self, ref: SecretRef | dict) -> SecretValue:
-        """Resolve a secret through the backends, in order; cached for the run."""
-        if isinstance(ref, dict):
-            ref = SecretRef(ref["secret_ref"], ref.get("key"))
+        """Resolve a secret through ``secrets.backends``, in order; cached for the run.
+
+        The one entry point to secret values at run time.
+
+        :raises FloeError: when no backend holds it, naming every place tried (never a value),
+            or when a backend is misconfigured or unreachable.
+        """
+        given = ref
+        ref = as_ref(given)  # type: ignore[assignment]
+        if ref is None:
+            # Never echo `given`: a caller that passed the wrong thing may have passed the value.
+            raise TypeError("RunContext.secret takes a SecretRef or a {secret_ref: name} mapping, "
+                            f"not a {type(given).__name__}")
         if ref in self._secrets:
-            return self._secrets[ref]
-        tried = []
-        for backend in self.artifacts.secret_backends:
-            value = self.plugin("secrets", backend).call("lookup", config=backend.config, ref=ref)
+            return self._secrets[ref][0]
+        backends = [(self.plugin("secrets", b), b) for b in self.artifacts.secret_backends]
+        for plugin, backend in backends:
+            value = plugin.call("lookup", config=backend.config, ref=ref)
             if value is not None:
-                self._secrets[ref] = value
+                if not isinstance(value, SecretValue):
+                    # A plugin that returns a bare string would let it print; wrap, never echo.
+                    value = SecretValue(str(value))
+                self._secrets[ref] = (value, backend.type)
                 return value
-            tried.append(f"{backend.type} backend")
+        tried = [(backend.type, list(plugin.call("describe", config=backend.config, ref=ref))
+                  if plugin.implements("describe") else [f"{backend.type} backend"])
+                 for plugin, backend in backends]
         raise missing_secret(ref, tried)
+
+    def secret_source(self, ref: SecretRef | dict) -> str | None:
+        """The type of the backend that resolved ``ref`` in this run (None: not resolved yet)."""
+        entry = self._secrets.get(as_ref(ref))  # type: ignore[arg-type]
+        return entry[1] if entry else None
+
+    def credentials(self, config: dict) -> Any:
+        """The credential provider of a resolved ``credentials`` block, one per block and run.
+
+        Providers cache tokens and keys and refresh them before they expire (see
+        :mod:`floe.runtime.credentials`).
+        """
+        key = json.dumps(config, sort_keys=True)
+        with self._providers_lock:
+            if key not in self._providers:
+                plugin = self.registry.load("credentials", config["mode"])
+                self._providers[key] = plugin.call("provide", config=config, context=self)
+            return self._providers[key]
 
     # -- storage, catalog and compute ---------------------------------------------------------
 
@@ -72,9 +112,27 @@ class RunContext:
                                                      storage=self.storage, context=self)
 
     def dbt_output(self) -> dict:
-        """The dbt target for this run, paths absolute, secrets as env_var() references."""
+        """The dbt target for this run, paths absolute, secrets as env_var() references.
+
+        Each ``{secret_ref: ...}`` the compute plugin left in the target becomes
+        ``{{ env_var('DBT_ENV_SECRET_FLOE_...') }}``; :meth:`dbt_env` provides the values.
+        """
         section = self.artifacts.profiles.compute
-        return self.plugin("compute", section).call("dbt_output", config=section.config, context=self)
+        output = self.plugin("compute", section).call("dbt_output", config=section.config, context=self)
+        return self._dbt_secrets.reference(output)
+
+    @contextlib.contextmanager
+    def dbt_env(self) -> Iterator[None]:
+        """Give dbt the secrets its profile references: in this process's environment, only for
+        the block (re-entrant). Wrap each in-process dbt invocation in it.
+
+        :raises FloeError: before the block starts, when a secret cannot be resolved.
+        """
+        from floe.profiles import secret_refs
+
+        self._dbt_secrets.add(secret_refs(self.artifacts.dbt.profiles))
+        with self._dbt_secrets.environment():
+            yield
 
     def compute_reader(self) -> Any:
         """A reader of the engine's results, once dbt has finished."""

@@ -1,21 +1,37 @@
-"""Secret values at run time: held masked, resolved through the configured backends."""
+"""Secret values at run time: held masked, resolved through the configured backends.
+
+A :class:`SecretValue` prints, formats, logs and serialises as a mask; :meth:`SecretValue.reveal`
+is the one way to the value, for the call that needs it (a client constructor, a request
+header). dbt gets secrets through ``env_var()`` references (:mod:`floe.runtime.dbt_env`), never
+through a file.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from pathlib import Path
+from typing import Any, NoReturn
 
 from floe.diagnostics import FloeError
+from floe.schema.types import SecretRef
 
 MASK = "**********"
 
 
 class SecretValue:
-    """A secret whose every printable form is masked; ``reveal()`` is the only way out."""
+    """A secret whose every printable form is masked; ``reveal()`` is the only way out.
+
+    ``str``, ``repr``, ``format`` (so f-strings and ``%s``/``%r`` logging) show the mask;
+    ``json.dumps`` refuses it (TypeError: not serialisable); pickling refuses it, so it can
+    never be shipped to another process or written by a framework that pickles its state.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str):
-        self._value = value
+        if not isinstance(value, str):
+            raise TypeError("a SecretValue holds a string")
+        object.__setattr__(self, "_value", value)
 
     def reveal(self) -> str:
         """The value itself, for the one call that needs it (a client constructor)."""
@@ -24,19 +40,83 @@ class SecretValue:
     def __repr__(self) -> str:
         return f"SecretValue({MASK})"
 
-    __str__ = __format__ = lambda self, *args: MASK  # noqa: E731 - same mask for every form
+    def __str__(self) -> str:
+        return MASK
 
-    def __reduce__(self) -> Any:
-        raise TypeError("secret values cannot be pickled")
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError("a SecretValue is immutable")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        # Pickle is how values cross process boundaries (multiprocessing, Dagster's step
+        # workers, caches on disk): a secret must be resolved again where it is needed instead.
+        raise TypeError("a SecretValue cannot be pickled; resolve the secret in the process that "
+                        "needs it (RunContext.secret)")
+
+    def __reduce__(self) -> NoReturn:
+        self.__reduce_ex__(None)
+
+    def __copy__(self) -> "SecretValue":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "SecretValue":
+        return self
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretValue) and other._value == self._value
+        # Constant time: comparing secrets must not tell an observer how many characters matched.
+        return isinstance(other, SecretValue) and hmac.compare_digest(
+            other._value.encode(), self._value.encode())
 
     def __hash__(self) -> int:
         return hash(("SecretValue", self._value))
 
+    def __bool__(self) -> bool:
+        return bool(self._value)
 
-def missing_secret(ref: Any, tried: list[str]) -> FloeError:
-    """The error for a reference no backend could resolve: what was tried, never a value."""
-    return FloeError(f"secret '{ref}' was not found; tried: {'; '.join(tried) or 'no backends'}. "
-                     "Provide it in one of those places (see secrets.backends in platform.yaml)")
+
+def as_ref(item: Any) -> "SecretRef | None":
+    """The reference a ``{secret_ref: name[, key: field]}`` mapping stands for, else None."""
+    if isinstance(item, SecretRef):
+        return item
+    if isinstance(item, dict) and set(item) in ({"secret_ref"}, {"secret_ref", "key"}) \
+            and isinstance(item["secret_ref"], str):
+        return SecretRef(item["secret_ref"], item.get("key"))
+    return None
+
+
+def read_secret_file(path: str | Path) -> SecretValue:
+    """A secret held in a file (a Kubernetes or Docker secret mount), trailing newline dropped.
+
+    :raises OSError: when the file cannot be read; the caller says what it was looking for.
+    """
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    # `echo value > file` adds a newline nobody meant as part of the secret.
+    return SecretValue(text.rstrip("\r\n"))
+
+
+def ref_label(ref: Any) -> str:
+    """How messages name a reference: ``'polaris' (key 'client-secret')``."""
+    key = getattr(ref, "key", None)
+    return f"'{ref.secret_ref}'" + (f" (key '{key}')" if key else "")
+
+
+class SecretNotFound(FloeError):
+    """No secret backend holds a reference; the message lists every place tried."""
+
+
+def missing_secret(ref: Any, tried: list[tuple[str, list[str]]]) -> SecretNotFound:
+    """The error for a reference no backend could resolve: where it looked, never a value.
+
+    :param tried: ``(backend type, [places it looked])`` in ``secrets.backends`` order.
+    """
+    if not tried:
+        return SecretNotFound(f"secret {ref_label(ref)} cannot be resolved: platform.yaml lists no "
+                         "secret backends; add some, e.g. secrets: {backends: [env, k8s]}")
+    places = "; ".join(f"{backend}: {', '.join(where) or '(no places reported)'}"
+                       for backend, where in tried)
+    return SecretNotFound(f"secret {ref_label(ref)} was not found; tried {places}. Provide it in one "
+                     "of those places (secrets.backends in platform.yaml sets where floe looks, "
+                     "in that order)")

@@ -63,7 +63,8 @@ def _structure_secret_ref(value: Any, _: type) -> SecretRef:
     name, key = value["secret_ref"], value.get("key")
     check_ref_name(name)
     if key is not None:
-        if not isinstance(key, str) or not _KEY_NAME.fullmatch(key):
+        # '.' and '..' would name the secret's own directory or its parent in a file backend.
+        if not isinstance(key, str) or not _KEY_NAME.fullmatch(key) or key.strip(".") == "":
             raise Invalid("key must be a plain name such as 'client-secret'")
     return SecretRef(name, key)
 
@@ -80,3 +81,13 @@ def structure_str_or_ref(value: Any, _: type) -> "str | SecretRef":
 converter().register_structure_hook(SecretRef, _structure_secret_ref)
 converter().register_structure_hook(str | SecretRef, structure_str_or_ref)
 converter().register_structure_hook(SecretRef | str, structure_str_or_ref)
+
+
+def parse_secret_ref(value: Any) -> SecretRef:
+    """``{secret_ref: name}`` or ``{secret_ref: name, key: field}`` as a :class:`SecretRef`.
+
+    For plugins that accept a reference inside free-form settings.
+
+    :raises Invalid: with a message that never echoes ``value`` (it may be the secret itself).
+    """
+    return _structure_secret_ref(value, SecretRef)

@@ -11,8 +11,10 @@ Use it from pytest (the fixtures come with floe through the ``pytest11`` entry p
             invalid=[({"region": 5}, "region: expected a string")],
         )
 
-Fixtures: ``floe_registry`` (a fresh :class:`~floe.plugins.PluginRegistry`) and
-``floe_register`` (register an in-process plugin object for one test).
+Fixtures: ``floe_registry`` (a fresh :class:`~floe.plugins.PluginRegistry`),
+``floe_register`` (register an in-process plugin object for one test) and, for plugins that
+talk to AWS, ``floe_moto`` (a moto server on 127.0.0.1, one per session, reset for each test,
+with fake AWS keys in the environment; its endpoint URL is the fixture's value).
 """
 
 from __future__ import annotations

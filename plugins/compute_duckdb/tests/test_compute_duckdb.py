@@ -120,9 +120,9 @@ def test_bad_settings_are_each_reported_at_their_key():
         "platform.yaml: compute.default.settings.bad-name: 'bad-name' is not a DuckDB setting name "
         "(letters, digits and '_'), e.g. preserve_insertion_order",
         "platform.yaml: compute.default.settings.nested: a DuckDB setting takes a string, number or "
-        "true/false, e.g. preserve_insertion_order: false",
+        "true/false, e.g. preserve_insertion_order: false, or {secret_ref: <name>} for a secret",
         "platform.yaml: compute.default.settings.empty: a DuckDB setting takes a string, number or "
-        "true/false, e.g. preserve_insertion_order: false",
+        "true/false, e.g. preserve_insertion_order: false, or {secret_ref: <name>} for a secret",
     ]
 
 

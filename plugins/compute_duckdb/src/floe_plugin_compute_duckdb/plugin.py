@@ -17,6 +17,7 @@ from floe.builtin.paths import relative_path
 from floe.diagnostics import dotted
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
+from floe.schema.types import parse_secret_ref
 
 #: Extensions run time installs from PyPI wheels (``duckdb-ext-<name>``) rather than from
 #: DuckDB's extension server, which an offline or locked-down machine cannot reach.
@@ -26,6 +27,8 @@ EXTENSIONS = get_args(Extension)
 _MEMORY = re.compile(r"\d+(\.\d+)?\s?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 _PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Settings whose values are secrets (s3_secret_access_key, http_proxy_password, motherduck_token).
+_SENSITIVE = re.compile(r"secret|password|token", re.IGNORECASE)
 #: Settings that have a key of their own in the profile; one place each keeps them unambiguous.
 _OWN_KEYS = ("threads", "memory_limit")
 
@@ -113,9 +116,20 @@ def _checked_settings(values: dict[str, Any], context: ResolveContext) -> dict[s
         elif not _SETTING_NAME.fullmatch(name):
             context.error(where, f"'{name}' is not a DuckDB setting name (letters, digits and '_'), "
                           "e.g. preserve_insertion_order")
+        elif isinstance(value, dict) and "secret_ref" in value:
+            # A secret (an S3 key, a proxy password) stays a reference; run time hands it to dbt
+            # through an env_var() indirection, never through a file.
+            try:
+                out[name] = parse_secret_ref(value)
+            except Invalid as exc:
+                context.error(where, str(exc))
+        elif _SENSITIVE.search(name):
+            context.error(where, f"'{name}' holds a secret: a literal value is not allowed; "
+                          "reference a secret instead: {secret_ref: <name>} (read at run time "
+                          "from the secret backends)")
         elif not isinstance(value, (str, int, float, bool)):
             context.error(where, "a DuckDB setting takes a string, number or true/false, e.g. "
-                          "preserve_insertion_order: false")
+                          "preserve_insertion_order: false, or {secret_ref: <name>} for a secret")
         elif isinstance(value, float) and not math.isfinite(value):
             context.error(where, "a DuckDB setting must be a finite number")
         else:

@@ -1,8 +1,13 @@
-"""Secret backend ``aws``: AWS Secrets Manager, or a compatible endpoint such as moto."""
+"""Secret backend ``aws``: AWS Secrets Manager, or a compatible endpoint such as moto.
+
+The compile-time checks live here; lookups are in :mod:`.runtime`, imported (with boto3) only
+when a run looks a secret up.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -68,3 +73,19 @@ def floe_secrets_resolve(settings: AwsBackend, context: ResolveContext) -> dict:
                          "travel unencrypted to a host other than this machine; use https")
     return {"region": settings.region, "endpoint": settings.endpoint, "prefix": settings.prefix,
             "cache_seconds": settings.cache_seconds}
+
+
+@hookimpl
+def floe_secrets_lookup(config: dict, ref: Any) -> Any:
+    """GetSecretValue of ``<prefix><ref>``; with ``key``, that field of the JSON secret."""
+    from floe_plugin_secrets_aws import runtime
+
+    return runtime.lookup(config, ref)
+
+
+@hookimpl
+def floe_secrets_describe(config: dict, ref: Any) -> list[str]:
+    """The secret id (and key), with region and endpoint."""
+    from floe_plugin_secrets_aws import runtime
+
+    return [runtime.describe(config, ref)]

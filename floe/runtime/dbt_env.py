@@ -1,0 +1,109 @@
+"""Secrets for dbt: ``env_var()`` references in profiles.yml, values only in memory.
+
+dbt reads its connection settings from profiles.yml, a file. A secret a compute profile needs
+(``settings: {http_proxy_password: {secret_ref: proxy, key: password}}``) is written there as
+``{{ env_var('DBT_ENV_SECRET_FLOE_PROXY__PASSWORD') }}`` and its value is put into this
+process's environment only while dbt runs (:meth:`DbtSecrets.environment`).
+
+The ``DBT_ENV_SECRET_`` prefix is dbt's own convention: dbt scrubs those values from
+everything it logs and refuses them anywhere but profiles.yml and packages.yml, so even a
+model that tried to ``select '{{ env_var(...) }}'`` could not copy the secret into a table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from floe.diagnostics import FloeError
+from floe.runtime.secrets import as_ref, ref_label
+from floe.schema.types import SecretRef
+
+if TYPE_CHECKING:
+    from floe.runtime.secrets import SecretValue
+
+#: dbt scrubs the values of variables with this prefix from its logs (``DBT_ENV_SECRET_``).
+PREFIX = "DBT_ENV_SECRET_FLOE_"
+
+
+def env_name(ref: SecretRef) -> str:
+    """The variable dbt reads ``ref`` from: ``polaris`` + key ``client-secret`` →
+    ``DBT_ENV_SECRET_FLOE_POLARIS__CLIENT_SECRET`` (``__`` keeps the key apart from the name)."""
+    name = re.sub(r"[^A-Za-z0-9]", "_", ref.secret_ref).upper()
+    if ref.key:
+        name += "__" + re.sub(r"[^A-Za-z0-9]", "_", ref.key).upper()
+    return PREFIX + name
+
+
+class DbtSecrets:
+    """The secrets one run hands to dbt: references in the profile, values in the environment.
+
+    ``resolve`` is :meth:`floe.runtime.RunContext.secret`; it is called when the environment is
+    entered, so a missing secret stops the run before dbt starts, with the places tried.
+    """
+
+    def __init__(self, resolve: Callable[[SecretRef], "SecretValue"]):
+        self._resolve = resolve
+        self._refs: dict[str, SecretRef] = {}
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: dict[str, str | None] = {}
+
+    def reference(self, value: Any) -> Any:
+        """``value`` (a dbt target) with each secret reference replaced by an ``env_var()`` call.
+
+        :raises FloeError: when two references would share one variable name.
+        """
+        ref = as_ref(value)
+        if ref is not None:
+            name = env_name(ref)
+            known = self._refs.setdefault(name, ref)
+            if known != ref:
+                raise FloeError(f"secrets {ref_label(known)} and {ref_label(ref)} would both reach "
+                                f"dbt as ${name}; rename one of them in platform.yaml")
+            return "{{ env_var('" + name + "') }}"
+        if isinstance(value, dict):
+            return {key: self.reference(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.reference(item) for item in value]
+        return value
+
+    def add(self, refs: list[SecretRef]) -> None:
+        """Make sure ``refs`` are provided to dbt even if no target referenced them yet."""
+        for ref in refs:
+            self.reference(ref)
+
+    @property
+    def names(self) -> list[str]:
+        """The environment variables dbt will be given."""
+        return sorted(self._refs)
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        """Put the values into ``os.environ`` of this process for the block, then restore it.
+
+        Re-entrant (an orchestrator may open it per dbt call inside a run that opened it
+        already): the values are set on the outermost entry and removed on its exit.
+        """
+        with self._lock:
+            if self._depth == 0:
+                values = {name: self._resolve(ref) for name, ref in sorted(self._refs.items())}
+                self._saved = {name: os.environ.get(name) for name in values}
+                for name, value in values.items():
+                    os.environ[name] = value.reveal()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    for name, previous in self._saved.items():
+                        if previous is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = previous
+                    self._saved = {}
