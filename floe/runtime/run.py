@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from floe.diagnostics import FloeError
+from floe.observability.runs import record_run
 from floe.plugins.manager import PluginRegistry
 from floe.runtime.context import RunContext
 from floe.runtime.outcome import RunOutcome, RunRequest
@@ -39,9 +40,17 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
             raise FloeError("no orchestrator plugin is installed; floe run needs one: "
                             "pip install floe-plugin-orchestrator-dagster")
         context = RunContext(artifacts, product_dir, registry)
+        # Connect before anything is built: a catalog that is unreachable or refuses the
+        # credentials fails the run here, before dbt starts, with nothing written.
+        context.catalog  # noqa: B018 - the property connects
         orchestrator = context.plugin("orchestrator", artifacts.orchestrator)
-        return orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
-                                 request=request)
+        # dbt runs in this process and reads its profile's secrets from the environment; they
+        # are set for this run only (and a missing one stops the run before anything is built).
+        with context.dbt_env():
+            outcome = orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
+                                        request=request)
+        record_run(context.state_dir, artifacts.product.name, outcome)  # for `floe runs`
+        return outcome
 
 
 @contextlib.contextmanager

@@ -111,7 +111,9 @@ def build_assets(project: DbtProject) -> Any:
                     exclude=transform.exclude or "", name=f"dbt_{transform.name}",
                     dagster_dbt_translator=translator, required_resource_keys={"floe"})
         def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
-            yield from _build_and_publish(context, project, translator)
+            # observability: a span and lineage for the step and each node (floe.observability)
+            with context.resources.floe.observer.dbt_build(transform.name, context.run_id):
+                yield from _build_and_publish(context, project, translator)
 
     return transform_assets
 
@@ -145,9 +147,13 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
             floe.progress(f"dbt      {info.node_name:<36} {info.node_status}")
 
     # --no-write-json: the results are in memory; rewriting manifest.json costs ~0.2 s a run.
-    result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(
-        project.args("build", "--no-write-json", *extra))
+    # dbt_env: the profile's env_var() secrets exist in the environment only for this call
+    # (also when the run was launched from the Dagster UI rather than `floe run`).
+    with floe.context.dbt_env():
+        result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(
+            project.args("build", "--no-write-json", *extra))
     results = list(getattr(result.result, "results", None) or [])
+    floe.observer.dbt_finished(results, project.nodes, project.layer)  # observability
     if not results and not result.success:
         raise Failure(description=f"dbt build failed: {_dbt_error(result)}")
 
@@ -235,7 +241,9 @@ def _publish_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> An
         else:
             offset = published
     data = reader.read(*relation, offset=offset)
-    return publish(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
+    table = publish(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
+    floe.observer.table_published(table, data.schema)  # observability
+    return table
 
 
 def _published_rows(catalog: Any, namespace: str, name: str) -> int | None:

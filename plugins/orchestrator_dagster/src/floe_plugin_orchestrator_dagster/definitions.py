@@ -84,12 +84,24 @@ def instance(context: RunContext, config: dict) -> Any:
 
 def run(config: dict, context: RunContext, request: RunRequest) -> RunOutcome:
     """Build the product's assets in this process and report what was published."""
+    from floe.observability import observe_run
+
+    # -- observability: one observer per run, flushed (bounded) when the block ends; its
+    # warnings (an endpoint down) are progress lines of the run.
+    with observe_run(context, warn=request.progress) as observer:
+        outcome = _run(config, context, request, observer)
+        observer.run_finished(outcome)
+    return outcome
+
+
+def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) -> RunOutcome:
     from dagster import materialize
 
     started = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         _, resource, assets = build_definitions(context, request)
+        resource.observer = observer
         # Everything loaded so far (Dagster, dbt, the manifest) lives until the run ends; moving
         # it out of the garbage collector's view stops every collection during the build and
         # the publish from re-scanning millions of long-lived objects.

@@ -72,20 +72,23 @@ def build_asset(spec: AssetSpec) -> Any:
            description=spec.description, required_resource_keys={"floe"})
     def python_asset(context):  # noqa: ANN001 - Dagster resolves this annotation itself
         floe = context.resources.floe
-        catalog = FloeCatalog(floe.context.catalog)
-        result = spec.fn(**{name: catalog for name in catalog_params})
-        if result is None:
-            return MaterializeResult()
-        try:
-            published = publish(floe.context.catalog, spec.layer, spec.name, _as_arrow(result, spec),
-                                asset=spec.name)
-        except FloeError as exc:
-            raise Failure(description=str(exc), metadata={"failed_asset": spec.name}) from None
-        floe.tables.append(published)
-        floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
-                      f"snapshot {published.snapshot_id}")
-        return MaterializeResult(metadata={"table": published.table, "rows": published.rows,
-                                           "snapshot_id": str(published.snapshot_id)})
+        # observability: a span and START/COMPLETE/FAIL lineage around the user's function
+        with floe.observer.python_asset(spec.name, context.run_id, layer=spec.layer, deps=spec.deps):
+            catalog = FloeCatalog(floe.context.catalog)
+            result = spec.fn(**{name: catalog for name in catalog_params})
+            if result is None:
+                return MaterializeResult()
+            try:
+                data = _as_arrow(result, spec)
+                published = publish(floe.context.catalog, spec.layer, spec.name, data, asset=spec.name)
+            except FloeError as exc:
+                raise Failure(description=str(exc), metadata={"failed_asset": spec.name}) from None
+            floe.observer.table_published(published, data.schema)
+            floe.tables.append(published)
+            floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
+                          f"snapshot {published.snapshot_id}")
+            return MaterializeResult(metadata={"table": published.table, "rows": published.rows,
+                                               "snapshot_id": str(published.snapshot_id)})
 
     return python_asset
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from floe.observability import NULL_OBSERVER
+
 if TYPE_CHECKING:
     from floe.runtime import RunContext, RunRequest, TableResult
 
@@ -19,6 +21,8 @@ class FloeRun:
         self.context = context
         self.request = request
         self.tables: list["TableResult"] = []
+        #: Traces and lineage of the run (:mod:`floe.observability`); ``floe run`` sets it.
+        self.observer = NULL_OBSERVER
 
     def progress(self, line: str) -> None:
         """Report one step to whoever started the run."""

@@ -1,0 +1,506 @@
+"""The run observer: the one object an orchestrator integration tells what happens in a run.
+
+An integration calls it at a few points only (the Dagster plugin does exactly this)::
+
+    with observe_run(context) as observer:            # the floe run: span + parent run
+        ...
+        with observer.python_asset(name, run_id, layer=..., deps=...):   # around a user function
+            ...
+            observer.table_published(table, schema)     # after each Iceberg commit
+        with observer.dbt_build(transform, run_id):      # around a dbt build step
+            observer.dbt_finished(results, nodes, layer_of)   # dbt's run results, once
+        observer.run_finished(outcome)
+
+Every method is guarded: an error inside observability is reported once as a warning and never
+reaches the run. Lineage events and spans of dbt nodes are derived from dbt's own run results
+(timings, status, compiled SQL, ``depends_on``), so dbt is not slowed down by callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import attrs
+
+from floe.observability import lineage as ol
+
+if TYPE_CHECKING:
+    from floe.artifacts import Observability, ProductInfo
+    from floe.runtime import RunContext, RunOutcome, TableResult
+
+#: Seconds the end of a run waits, at most, for traces and lineage still being delivered.
+FLUSH_DEADLINE = 1.5
+#: Where lineage events go when the platform names no ``lineage_endpoint``.
+EVENTS_FILE = Path("lineage") / "events.jsonl"
+#: dbt node kinds that are jobs in the lineage graph (tests are spans only).
+LINEAGE_NODES = ("model", "seed", "snapshot")
+_FAILED = ("error", "fail", "runtime error")
+
+logger = logging.getLogger("floe.observability")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class NullObserver:
+    """What an integration talks to when traces and lineage are both off: does nothing."""
+
+    run_id: str | None = None
+
+    @contextlib.contextmanager
+    def python_asset(self, name: str, run_id: str, *, layer: str | None = None,
+                     deps: Sequence[str] = ()) -> Iterator[None]:
+        """Observe one Python asset: the block runs the user's function and publishes its table."""
+        yield
+
+    @contextlib.contextmanager
+    def dbt_build(self, transform: str, run_id: str) -> Iterator[None]:
+        """Observe one dbt build step (every node it builds, and their publishing)."""
+        yield
+
+    def dbt_finished(self, results: Iterable[Any], nodes: Mapping[str, Any],
+                     layer_of: Callable[[str, str, Any], str]) -> None:
+        """dbt's run results of the current dbt build step.
+
+        :param results: dbt ``RunResult`` objects (``node``, ``status``, ``timing``, ``message``).
+        :param nodes: the manifest's ``nodes`` (JSON), to name upstream datasets.
+        :param layer_of: ``(unique_id, name, fqn) -> namespace`` of a node's table.
+        """
+
+    def table_published(self, table: "TableResult", schema: Any = None) -> None:
+        """A table was committed to the catalog (any thread). ``schema``: its Arrow schema."""
+
+    def run_finished(self, outcome: "RunOutcome") -> None:
+        """How the run ended."""
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the run's span and events and deliver them (bounded by :data:`FLUSH_DEADLINE`)."""
+
+
+NULL_OBSERVER = NullObserver()
+
+
+@attrs.define
+class _Asset:
+    name: str
+    kind: str
+    span: Any
+    run_id: str
+    job: str
+    inputs: list[dict]
+    started: dt.datetime
+    nodes: list["_Node"] = attrs.Factory(list)
+
+
+@attrs.define
+class _Node:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    materialized: str | None
+    dataset: str
+    inputs: list[str]
+    timing: list[tuple[str, dt.datetime, dt.datetime]]
+    message: str | None
+    sql: str | None
+    columns: list[dict[str, str]]
+
+
+class RunObserver(NullObserver):
+    """Traces and lineage of one run (see the module docstring for the calls it expects).
+
+    :param settings: the artifacts' observability section.
+    :param catalog_namespace: the datasets' namespace (:func:`~.lineage.catalog_namespace`).
+    :param datasets: asset name → dataset name (``<layer>.<table>``) known before the run.
+    :param state_dir: the product's ``.floe/`` (lineage goes to a file there by default).
+    :param span_exporters: extra span exporters (tests pass an in-memory one).
+    :param lineage_sink: a list that receives every event as well (tests).
+    :param warn: how warnings reach the user (default: the ``floe.observability`` logger).
+    """
+
+    def __init__(self, settings: "Observability", *, product: "ProductInfo", catalog_namespace: str,
+                 datasets: Mapping[str, str] | None = None, state_dir: Path | None = None,
+                 span_exporters: Sequence[Any] = (), lineage_sink: list | None = None,
+                 flush_deadline: float = FLUSH_DEADLINE, warn: Callable[[str], None] | None = None):
+        self.product = product
+        self.catalog_namespace = catalog_namespace
+        self.job_namespace = settings.lineage_namespace or product.name
+        self.flush_deadline = flush_deadline
+        self.run_id: str | None = None
+        self._warn = warn or logger.warning
+        self._warned_internal = False
+        self._lock = threading.Lock()
+        self._datasets = dict(datasets or {})
+        self._tables: dict[str, tuple["TableResult", list[dict[str, str]]]] = {}
+        self._steps: list[_Asset] = []
+        self._outcome: "RunOutcome | None" = None
+        self._closed = False
+        self._notes: list[str] = []
+        self.started = _now()
+        self.tracing = self._tracing(settings, span_exporters)
+        self._senders: list[Any] = []
+        self._lineage_sink = lineage_sink
+        self.lineage = settings.lineage
+        if settings.lineage:
+            if settings.lineage_endpoint:
+                from floe.observability.sender import HttpSender
+
+                self._senders.append(HttpSender(lineage_url(settings.lineage_endpoint), "lineage events"))
+            elif state_dir is not None:
+                from floe.observability.sender import FileSender
+
+                self._senders.append(FileSender(state_dir / EVENTS_FILE, "lineage events"))
+        self._run_span = self._start_span(f"floe run {product.name}", None, {
+            "floe.product": product.name, "floe.product.version": product.version})
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _tracing(self, settings: "Observability", exporters: Sequence[Any]) -> Any:
+        if not settings.traces or not (settings.otlp_endpoint or exporters):
+            return None  # nowhere to send spans: do not pay for making them
+        from floe.observability.tracing import Tracing, traces_url
+
+        sender = None
+        if settings.otlp_endpoint:
+            if settings.otlp_protocol == "grpc":
+                self._notes.append(
+                    f"observability: traces are not exported to {settings.otlp_endpoint}: floe sends "
+                    "OTLP over HTTP only; set otlp_protocol: http/protobuf and point otlp_endpoint at "
+                    "the collector's OTLP/HTTP port (usually 4318). The run itself is not affected.")
+            else:
+                from floe.observability.sender import HttpSender
+
+                sender = HttpSender(traces_url(settings.otlp_endpoint), "traces",
+                                    content_type="application/x-protobuf")
+        if sender is None and not exporters:
+            return None
+        attributes = {"service.name": self.product.name, "service.version": self.product.version,
+                      **settings.attributes}
+        return Tracing(attributes, sender, exporters)
+
+    # -- the integration's calls ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def python_asset(self, name: str, run_id: str, *, layer: str | None = None,
+                     deps: Sequence[str] = ()) -> Iterator[None]:
+        step = self._guard(self._asset_started, name, "python", run_id, layer, deps, f"asset {name}")
+        try:
+            yield
+        except BaseException as exc:
+            self._guard(self._python_finished, step, exc)
+            raise
+        self._guard(self._python_finished, step, None)
+
+    @contextlib.contextmanager
+    def dbt_build(self, transform: str, run_id: str) -> Iterator[None]:
+        step = self._guard(self._asset_started, f"dbt_{transform}", "dbt", run_id, None, (),
+                           f"dbt build {transform}")
+        if step is not None:
+            self._steps.append(step)
+        try:
+            yield
+        except BaseException as exc:
+            self._guard(self._dbt_step_finished, step, exc)
+            raise
+        self._guard(self._dbt_step_finished, step, None)
+
+    def dbt_finished(self, results: Iterable[Any], nodes: Mapping[str, Any],
+                     layer_of: Callable[[str, str, Any], str]) -> None:
+        self._guard(self._dbt_results, results, nodes, layer_of)
+
+    def table_published(self, table: "TableResult", schema: Any = None) -> None:
+        def record() -> None:
+            fields = ol.schema_fields(schema) if schema is not None else []
+            with self._lock:
+                self._tables[table.asset] = (table, fields)
+                self._datasets[table.asset] = table.table
+
+        self._guard(record)
+
+    def run_finished(self, outcome: "RunOutcome") -> None:
+        self._outcome = outcome
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._guard(self._finish_run, error)
+        deadline = time.monotonic() + self.flush_deadline
+        senders = list(self._senders)
+        if self.tracing is not None:
+            self._guard(self.tracing.close, deadline)  # closes its own sender
+            if self.tracing.sender is not None:
+                senders.insert(0, self.tracing.sender)
+        # Every sender has been delivering on its own thread all along; one shared deadline.
+        for sender in self._senders:
+            self._guard(sender.close, deadline)
+        for note in self._notes:
+            self._warn(note)
+        for sender in senders:
+            warning = self._guard(sender.warning)
+            if warning:
+                self._warn(warning)
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def _adopt(self, run_id: str | None) -> None:
+        """The floe run's id is the orchestrator's; its START event waits until it is known."""
+        if self.run_id is not None:
+            return
+        try:
+            self.run_id = str(uuid.UUID(str(run_id)))
+        except ValueError:
+            self.run_id = str(uuid.uuid4())
+        if self._run_span is not None:
+            self._run_span.set_attribute("floe.run_id", self.run_id)
+        self._emit(ol.run_event("START", run_id=self.run_id, namespace=self.job_namespace,
+                                job=self.product.name, when=self.started, job_type=("FLOE", "JOB")))
+
+    def _finish_run(self, error: BaseException | None) -> None:
+        outcome = self._outcome
+        self._adopt(outcome.run_id if outcome is not None else None)
+        ok = error is None and (outcome is None or outcome.success)
+        message = None
+        if error is not None:
+            message = _message(error)
+        elif not ok:
+            message = outcome.error or "the run failed"
+            if outcome.failed_asset:
+                message = f"{outcome.failed_asset}: {message}"
+        if self._run_span is not None:
+            self.tracing.end(self._run_span, ok=ok, error=error or message, attributes={
+                "floe.status": "success" if ok else "failed",
+                "floe.tables": len(outcome.tables) if outcome is not None else 0,
+                "floe.failed_asset": outcome.failed_asset if outcome is not None else None})
+        self._emit(ol.run_event("COMPLETE" if ok else "FAIL", run_id=self.run_id,
+                                namespace=self.job_namespace, job=self.product.name, when=_now(),
+                                job_type=("FLOE", "JOB"), error=message))
+
+    # -- assets ---------------------------------------------------------------------------------
+
+    def _asset_started(self, name: str, kind: str, run_id: str, layer: str | None,
+                       deps: Sequence[str], span_name: str) -> _Asset:
+        self._adopt(run_id)
+        if layer is not None:
+            with self._lock:
+                self._datasets.setdefault(name, f"{layer}.{name}")
+        attributes = {"floe.asset.key": name, "floe.asset.kind": kind, "floe.layer": layer,
+                      "floe.run_id": self.run_id}
+        span = self._start_span(span_name, self._run_span, attributes)
+        step = _Asset(name=name, kind=kind, span=span, run_id=str(uuid.uuid4()),
+                      job=f"{self.product.name}.{name}", inputs=[self._dataset(d) for d in deps],
+                      started=_now())
+        if kind == "python":
+            self._emit(ol.run_event("START", run_id=step.run_id, namespace=self.job_namespace,
+                                    job=step.job, when=step.started, parent=self._parent(),
+                                    job_type=("FLOE", "ASSET"), inputs=step.inputs))
+        return step
+
+    def _python_finished(self, step: _Asset | None, error: BaseException | None) -> None:
+        if step is None:
+            return
+        published = self._tables.get(step.name)
+        ok = error is None
+        attributes: dict[str, Any] = {"floe.status": "success" if ok else "failed"}
+        outputs = []
+        if published is not None:
+            table, fields = published
+            attributes.update({"floe.table": table.table, "floe.rows": table.rows,
+                               "floe.snapshot_id": str(table.snapshot_id)})
+            outputs.append(ol.dataset(self.catalog_namespace, table.table, fields=fields,
+                                      rows=table.rows, version=str(table.snapshot_id)))
+        if step.span is not None:
+            self.tracing.end(step.span, ok=ok, error=error, attributes=attributes)
+        self._emit(ol.run_event("COMPLETE" if ok else "FAIL", run_id=step.run_id,
+                                namespace=self.job_namespace, job=step.job, when=_now(),
+                                parent=self._parent(), job_type=("FLOE", "ASSET"),
+                                error=_message(error), inputs=step.inputs, outputs=outputs))
+
+    # -- dbt ------------------------------------------------------------------------------------
+
+    def _dbt_results(self, results: Iterable[Any], nodes: Mapping[str, Any],
+                     layer_of: Callable[[str, str, Any], str]) -> None:
+        step = self._steps[-1] if self._steps else None
+        if step is None:
+            return
+
+        def dataset_of(unique_id: str) -> str:
+            node = nodes.get(unique_id)
+            if node is not None:
+                return f"{layer_of(unique_id, node['name'], node.get('fqn', []))}.{node['name']}"
+            # source.<package>.<source name>.<table>
+            parts = unique_id.split(".")
+            return ".".join(parts[2:]) if unique_id.startswith("source.") else unique_id
+
+        for item in results:
+            node = item.node
+            resource_type = str(getattr(node.resource_type, "value", node.resource_type))
+            depends = getattr(getattr(node, "depends_on", None), "nodes", None) or []
+            timing = [(t.name, t.started_at, t.completed_at) for t in (getattr(item, "timing", None) or [])
+                      if t.started_at is not None and t.completed_at is not None]
+            columns = [{"name": name, "type": column.data_type}
+                       for name, column in (getattr(node, "columns", None) or {}).items()
+                       if getattr(column, "data_type", None)]
+            record = _Node(unique_id=node.unique_id, name=node.name, resource_type=resource_type,
+                           status=str(getattr(item.status, "value", item.status)),
+                           materialized=getattr(getattr(node, "config", None), "materialized", None),
+                           dataset=f"{layer_of(node.unique_id, node.name, node.fqn)}.{node.name}",
+                           inputs=[dataset_of(uid) for uid in depends],
+                           timing=timing, message=getattr(item, "message", None),
+                           sql=getattr(node, "compiled_code", None) or getattr(node, "raw_code", None),
+                           columns=columns)
+            step.nodes.append(record)
+            if resource_type in LINEAGE_NODES:
+                with self._lock:
+                    self._datasets[node.name] = record.dataset
+
+    def _dbt_step_finished(self, step: _Asset | None, error: BaseException | None) -> None:
+        if step is None:
+            return
+        if self._steps and self._steps[-1] is step:
+            self._steps.pop()
+        failed_asset = _failed_asset(error)
+        for node in step.nodes:
+            self._dbt_node(step, node, failed_asset, error)
+        if step.span is not None:
+            self.tracing.end(step.span, ok=error is None, error=error, attributes={
+                "floe.status": "success" if error is None else "failed",
+                "dbt.nodes": len(step.nodes),
+                "floe.tables": sum(1 for n in step.nodes if n.name in self._tables)})
+
+    def _dbt_node(self, step: _Asset, node: _Node, failed_asset: str | None,
+                  error: BaseException | None) -> None:
+        published = self._tables.get(node.name)
+        failed = node.status in _FAILED or node.name == failed_asset
+        message = node.message if node.status in _FAILED else (_message(error) if failed else None)
+        start = node.timing[0][1] if node.timing else step.started
+        end = node.timing[-1][2] if node.timing else _now()
+        attributes: dict[str, Any] = {
+            "floe.asset.key": node.name, "dbt.unique_id": node.unique_id,
+            "dbt.resource_type": node.resource_type, "dbt.materialized": node.materialized,
+            "dbt.status": node.status, "floe.status": "failed" if failed else node.status}
+        fields, rows, version = node.columns, None, None
+        if published is not None:
+            table, published_fields = published
+            fields, rows, version = published_fields or fields, table.rows, str(table.snapshot_id)
+            attributes.update({"floe.table": table.table, "floe.rows": table.rows,
+                               "floe.snapshot_id": version})
+        if step.span is not None:
+            span = self.tracing.start(f"dbt {node.resource_type} {node.name}", parent=step.span,
+                                      start=start)
+            for phase, began, ended in node.timing:
+                self.tracing.end(self.tracing.start(f"dbt {phase}", parent=span, start=began,
+                                                    attributes={"dbt.unique_id": node.unique_id}),
+                                 ok=not failed, end=ended)
+            self.tracing.end(span, ok=not failed, error=message, attributes=attributes, end=end)
+        if node.resource_type not in LINEAGE_NODES or node.status == "skipped":
+            return
+        run_id = str(uuid.uuid4())
+        job = f"{self.product.name}.{node.name}"
+        inputs = [ol.dataset(self.catalog_namespace, name) for name in node.inputs]
+        common = dict(run_id=run_id, namespace=self.job_namespace, job=job, parent=self._parent(),
+                      job_type=("DBT", node.resource_type.upper()),
+                      sql=node.sql if node.resource_type == "model" else None, inputs=inputs)
+        self._emit(ol.run_event("START", when=start, **common))
+        output = ol.dataset(self.catalog_namespace, node.dataset, fields=fields, rows=rows, version=version)
+        self._emit(ol.run_event("FAIL" if failed else "COMPLETE", when=end, error=message,
+                                outputs=[output], **common))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _parent(self) -> dict[str, str]:
+        return {"run_id": self.run_id or "", "namespace": self.job_namespace, "job": self.product.name}
+
+    def _dataset(self, asset: str) -> dict:
+        with self._lock:
+            name = self._datasets.get(asset, asset)
+        return ol.dataset(self.catalog_namespace, name)
+
+    def _start_span(self, name: str, parent: Any, attributes: Mapping[str, Any]) -> Any:
+        if self.tracing is None:
+            return None
+        return self.tracing.start(name, parent=parent, attributes=attributes)
+
+    def _emit(self, event: dict) -> None:
+        if not self.lineage:
+            return
+        if self._lineage_sink is not None:
+            self._lineage_sink.append(event)
+        for sender in self._senders:
+            sender.send(event)
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn``; an error in observability becomes one warning, never the run's failure."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - observability must never break a pipeline
+            logger.debug("observability error in %s", getattr(fn, "__name__", fn), exc_info=True)
+            if not self._warned_internal:
+                self._warned_internal = True
+                self._warn(f"observability: internal error ({type(exc).__name__}: {exc}); this run's "
+                           "traces and lineage may be incomplete. The run itself is not affected.")
+            return None
+
+
+def lineage_url(endpoint: str) -> str:
+    """Marquez's ``http://marquez:5000`` → ``http://marquez:5000/api/v1/lineage``."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith("/api/v1/lineage") else base + "/api/v1/lineage"
+
+
+def _message(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    # Dagster's Failure carries floe's message as its description.
+    return getattr(error, "description", None) or str(error) or type(error).__name__
+
+
+def _failed_asset(error: BaseException | None) -> str | None:
+    metadata = getattr(error, "metadata", None) or {}
+    value = metadata.get("failed_asset") if isinstance(metadata, Mapping) else None
+    value = getattr(value, "value", value)
+    return value if isinstance(value, str) and value else None
+
+
+@contextlib.contextmanager
+def observe_run(context: "RunContext", **options: Any) -> Iterator[NullObserver]:
+    """The observer of one run of ``context``'s product; closed (and flushed) when the block ends.
+
+    Yields :data:`NULL_OBSERVER` when the product turned traces and lineage off, or when the
+    observer could not be set up (with one warning). ``options`` go to :class:`RunObserver`.
+    """
+    observer = _create(context, options)
+    try:
+        yield observer
+    except BaseException as exc:
+        observer.close(exc)
+        raise
+    observer.close()
+
+
+def _create(context: "RunContext", options: dict) -> NullObserver:
+    artifacts = context.artifacts
+    settings = artifacts.observability
+    if not (settings.traces or settings.lineage):
+        return NULL_OBSERVER
+    try:
+        datasets = {model.name: f"{model.layer}.{model.name}" for transform in artifacts.dbt.transforms
+                    for model in transform.models if model.layer}
+        return RunObserver(settings, product=artifacts.product,
+                           catalog_namespace=ol.catalog_namespace(artifacts.profiles.catalog),
+                           datasets=datasets, state_dir=context.state_dir, **options)
+    except Exception as exc:  # noqa: BLE001 - observability must never break a pipeline
+        logger.debug("observability set-up failed", exc_info=True)
+        (options.get("warn") or logger.warning)(
+            f"observability: could not be set up ({type(exc).__name__}: {exc}); this run has no "
+            "traces or lineage. The run itself is not affected.")
+        return NULL_OBSERVER

@@ -1,0 +1,180 @@
+"""Delivering observability payloads without ever holding a run up.
+
+:class:`HttpSender` posts payloads from a background thread through a bounded queue, with a
+short timeout per request. The first failure (refused connection, no answer in time, an HTTP
+error status) opens the circuit: later payloads are dropped at once instead of each waiting for
+its own timeout, so an endpoint that is down costs a run at most one timeout, however many
+events the run has. :meth:`HttpSender.close` waits for what is queued until a deadline and then
+gives up; the thread is a daemon, so an endpoint that hangs never keeps the process alive.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import socket
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+#: Seconds one request may take before the endpoint counts as not answering.
+REQUEST_TIMEOUT = 1.0
+#: Payloads waiting to be sent; more are dropped (and counted) rather than held in memory.
+QUEUE_SIZE = 10_000
+_STOP = object()
+
+
+class HttpSender:
+    """POSTs payloads to one URL, in order, on a background thread.
+
+    :param what: what the payloads are, for the warning (``"lineage events"``).
+    :param content_type: the payloads' media type; dicts are sent as JSON.
+    """
+
+    def __init__(self, url: str, what: str, content_type: str = "application/json",
+                 timeout: float = REQUEST_TIMEOUT):
+        self.url = url
+        self.what = what
+        self.sent = 0
+        self.dropped = 0
+        #: Why the endpoint failed (``connection refused``, ``HTTP 500``...), or None.
+        self.failure: str | None = None
+        self._content_type = content_type
+        self._timeout = timeout
+        self._parts = urllib.parse.urlsplit(url)
+        self._connection: http.client.HTTPConnection | None = None
+        self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self._count_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name=f"floe-{what.split()[0]}-sender",
+                                        daemon=True)
+        self._thread.start()
+
+    def send(self, payload: Any) -> None:
+        """Queue ``payload`` (bytes, or a dict sent as JSON); never blocks, never raises."""
+        if self.failure is not None:
+            self._drop()
+            return
+        try:
+            self._queue.put_nowait(payload)
+        except queue.Full:
+            self._drop()
+
+    def close(self, deadline: float) -> None:
+        """Send what is queued until ``deadline`` (a ``time.monotonic()`` value), then give up."""
+        try:
+            self._queue.put_nowait(_STOP)
+        except queue.Full:
+            pass
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            # Still waiting on the endpoint: what is left is dropped with the daemon thread.
+            self.failure = self.failure or f"no answer within {self._timeout:g} s"
+            self._drop(self._queue.qsize())
+
+    def warning(self) -> str | None:
+        """One line for the user when something was not delivered, else None."""
+        if self.failure is None and not self.dropped:
+            return None
+        return (f"observability: could not send {self.what} to {self.url} "
+                f"({self.failure or 'queue full'}); {self.dropped} not sent. "
+                "The run itself is not affected.")
+
+    def _drop(self, count: int = 1) -> None:
+        with self._count_lock:
+            self.dropped += count
+
+    # -- the background thread --------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            payload = self._queue.get()
+            if payload is _STOP:
+                break
+            if self.failure is not None:
+                self._drop()
+                continue
+            try:
+                self._post(payload)
+                self.sent += 1
+            except Exception as exc:  # noqa: BLE001 - any failure only means "not delivered"
+                self.failure = _reason(exc, self._timeout)
+                self._drop()
+        if self._connection is not None:
+            self._connection.close()
+
+    def _post(self, payload: Any) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        if self._connection is None:
+            cls = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+            self._connection = cls(self._parts.netloc, timeout=self._timeout)
+        path = self._parts.path or "/"
+        if self._parts.query:
+            path += "?" + self._parts.query
+        try:
+            self._connection.request("POST", path, body=body,
+                                     headers={"Content-Type": self._content_type})
+            response = self._connection.getresponse()
+            response.read()
+        except BaseException:
+            self._connection.close()
+            self._connection = None
+            raise
+        if response.status >= 400:
+            raise _HttpStatus(response.status)
+
+
+class _HttpStatus(Exception):
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+
+
+def _reason(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, _HttpStatus):
+        return str(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+class FileSender:
+    """Appends JSON payloads to a JSON Lines file when the run ends (one write per run)."""
+
+    def __init__(self, path: Path, what: str):
+        self.path = path
+        self.what = what
+        self.failure: str | None = None
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def send(self, payload: dict) -> None:
+        """Keep ``payload`` for the write at :meth:`close`."""
+        line = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            self._lines.append(line)
+
+    def close(self, deadline: float) -> None:
+        """Append what the run produced (local disk: the deadline does not apply)."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if not lines:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+        except OSError as exc:
+            self.failure = exc.strerror or str(exc)
+
+    def warning(self) -> str | None:
+        """One line for the user when the file could not be written."""
+        if self.failure is None:
+            return None
+        return (f"observability: could not write {self.what} to {self.path} ({self.failure}). "
+                "The run itself is not affected.")
