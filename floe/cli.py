@@ -214,25 +214,10 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
             click.echo(f"{table.table:<40} {table.rows:>10}  {table.snapshot_id}")
     if not outcome.success:
         click.echo(f"floe run failed at {outcome.failed_asset}: {outcome.error}", err=True)
-        _finish(1)
+        sys.exit(1)
     click.echo(f"run {outcome.run_id} succeeded: {len(outcome.tables)} tables written "
                f"in {outcome.seconds:.1f}s")
-    _finish(0)
 
-
-#: Set by the console script: the process ends with the command, so teardown can be skipped.
-_EXIT_FAST = False
-
-
-def _finish(code: int) -> None:
-    """End a run. From the console script, skip interpreter teardown: unwinding the Dagster,
-    dbt and pyiceberg module graphs takes ~1.5 s and does nothing a finished run needs (its
-    tables are committed, its lock is released by the kernel, its output is flushed here)."""
-    if not _EXIT_FAST:
-        sys.exit(code)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 @cli.command()
@@ -262,6 +247,43 @@ def dev(product: Path | None, host: str | None, port: int | None, platform: str 
     click.echo(f"floe dev: serving {artifacts.product.name} on http://{host}:{port} (Ctrl-C to stop)", err=True)
     plugin = context.plugin("orchestrator", artifacts.orchestrator)
     sys.exit(plugin.call("serve", config=config, context=context, host=host, port=port))
+
+
+# -- diff -------------------------------------------------------------------------------------
+
+
+@cli.command("diff")
+@click.argument("artifacts", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--env", "envs", multiple=True, metavar="ENV",
+              help="Compile ./floe.yaml for this environment (give two) instead of reading files.")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml, with --env (default ./floe.yaml).")
+@FORMAT
+@handles_errors
+def diff_command(artifacts: tuple[Path, ...], envs: tuple[str, ...], product: Path | None, fmt: str) -> None:
+    """Show what differs between two compiled artifacts (files A B, or --env E1 --env E2)."""
+    from floe.diff import diff, render
+
+    if len(artifacts) + len(envs) != 2 or (artifacts and envs):
+        raise click.UsageError("give two artifact files, or --env twice (e.g. --env local --env staging)")
+    if envs:
+        from floe.compiler import compile_product
+        from floe.discovery import product_file
+
+        path = product_file(product)
+        sides = [json.loads(compile_product(path, env=env, write=False).artifacts.to_json()) for env in envs]
+        names = [f"--env {env}" for env in envs]
+    else:
+        from floe.artifacts import CompiledArtifacts
+
+        sides = [json.loads(CompiledArtifacts.read(p).to_json()) for p in artifacts]
+        names = [str(p) for p in artifacts]
+    changes = diff(*sides)
+    if fmt == "json":
+        click.echo(json.dumps({section: [{"path": p, "left": a, "right": b} for p, a, b in items]
+                               for section, items in changes.items()}, indent=2, default=repr))
+        return
+    click.echo(render(changes, *names))
 
 
 # -- plugins ----------------------------------------------------------------------------------
@@ -311,6 +333,50 @@ def schema_export(output: Path) -> None:
         path = output / name
         write_atomic(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
         click.echo(f"wrote {path}")
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def secrets() -> None:
+    """Check the secrets a product needs (values are never shown)."""
+
+
+@secrets.command("check")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@PLATFORM
+@ENV
+@FORMAT
+@handles_errors
+def secrets_check(product: Path | None, platform: str | None, env: str | None, fmt: str) -> None:
+    """Resolve every secret reference of the product through the platform's secret backends.
+
+    Prints each reference, the backend that holds it and ok/missing; exit 1 when any is missing.
+    """
+    from floe.compiler import compile_product
+    from floe.discovery import product_file
+    from floe.runtime.secrets_check import OK, check_secrets
+
+    path = product_file(product)
+    compiled = compile_product(path, platform=platform, env=env, write=False)
+    results = check_secrets(compiled.artifacts, path.resolve().parent)
+    ok = all(r.status == OK for r in results)
+    if fmt == "json":
+        click.echo(json.dumps({"ok": ok, "secrets": [r.to_json() for r in results]}, indent=2))
+    elif not results:
+        click.echo("no secret references: nothing to check")
+    else:
+        rows = [("SECRET", "BACKEND", "STATUS")] + [(r.label, r.backend or "-", r.status) for r in results]
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        for row in rows:
+            click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
+        for result in results:
+            if result.message:
+                click.echo(result.message, err=True)
+    if not ok:
+        sys.exit(1)
 
 
 # -- platform ---------------------------------------------------------------------------------
@@ -402,8 +468,73 @@ def platform_list_profiles(file: Path | None, env: str | None, fmt: str) -> None
         click.echo(f"{row['kind']:<13} {row['profile']:<16} {row['type']}")
 
 
+# -- lineage and runs ------------------------------------------------------------------------
+
+
+@cli.command("lineage")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid",
+              show_default=True, help="Mermaid (pastes into Markdown), Graphviz DOT or JSON.")
+@PLATFORM
+@ENV
+@handles_errors
+def lineage_command(product: Path | None, fmt: str, platform: str | None, env: str | None) -> None:
+    """Draw the product's lineage: sources, seeds, models, Python assets and Iceberg tables."""
+    from floe.compiler import compile_product
+    from floe.discovery import product_file
+    from floe.observability.graph import RENDERERS, build_graph
+
+    path = product_file(product)
+    product_dir = path.resolve().parent
+    artifacts = compile_product(path, platform=platform, env=env, write=False).artifacts
+    specs, layer_of = [], None
+    try:
+        from floe_plugin_orchestrator_dagster.layers import model_layer as layer_of
+        from floe_plugin_orchestrator_dagster.python_assets import discover
+    except ImportError:  # no orchestrator plugin: dbt's part of the graph only
+        discover = None
+    if discover is not None:
+        from floe.runtime import RunContext
+
+        specs = discover(RunContext(artifacts, product_dir))
+    click.echo(RENDERERS[fmt](build_graph(artifacts, product_dir, specs, layer_of)), nl=False)
+
+
+@cli.command("runs")
+@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+              help="The product's floe.yaml (default ./floe.yaml).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs to show, most recent first.")
+@FORMAT
+@handles_errors
+def runs_command(product: Path | None, limit: int, fmt: str) -> None:
+    """List recent runs of the product: status, start, duration and tables written."""
+    from floe.discovery import product_file
+    from floe.observability.runs import read_runs
+
+    runs = read_runs(product_file(product).resolve().parent / ".floe", limit)
+    if fmt == "json":
+        click.echo(json.dumps(runs, indent=2))
+        return
+    if not runs:
+        click.echo("no runs yet: floe run builds the product")
+        return
+    rows = [("RUN", "STATUS", "STARTED", "DURATION", "TABLES")]
+    for entry in runs:
+        names = [t["table"] for t in entry.get("tables", [])]
+        tables = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        tables = f"{len(names)}: {tables}" if names else "0"
+        if entry.get("failed_asset"):
+            tables = f"failed at {entry['failed_asset']}"
+        rows.append((entry["run_id"][:8], entry.get("status", "?"),
+                     str(entry.get("started_at", "?")).replace("T", " ").replace("+00:00", "Z"),
+                     f"{entry.get('seconds', 0):.1f}s", tables))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+
+
 def main() -> None:
     """Console-script entry point."""
-    global _EXIT_FAST
-    _EXIT_FAST = True
     cli.main(prog_name="floe")

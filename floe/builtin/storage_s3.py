@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -73,3 +74,23 @@ def floe_storage_resolve(settings: S3Storage, context: ResolveContext) -> dict:
         "fileio": fileio,
         "credentials": credentials,
     }
+
+
+@hookimpl
+def floe_storage_connect(config: dict, context: Any) -> dict:
+    """The warehouse URI and pyiceberg's S3 FileIO properties, keys from the credential mode.
+
+    Keys live only in this process's memory. With ``vended_credentials`` there are none to add:
+    the catalog sends keys with each table it loads.
+    """
+    properties = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                  for key, value in config["fileio"].items()}
+    credentials = config.get("credentials")
+    if credentials and credentials["mode"] != "vended_credentials":
+        keys = context.credentials(credentials).credentials()
+        key_id = keys.access_key_id
+        properties["s3.access-key-id"] = key_id if isinstance(key_id, str) else key_id.reveal()
+        properties["s3.secret-access-key"] = keys.secret_access_key.reveal()
+        if keys.session_token is not None:
+            properties["s3.session-token"] = keys.session_token.reveal()
+    return {"warehouse": config["warehouse"], "properties": properties}

@@ -146,3 +146,11 @@ def _check_transport(settings: PolarisCatalog, context: ResolveContext) -> None:
         else:
             context.warn(("tls", "verify"), "certificate verification is off: anyone on the "
                          "network path can impersonate the catalog; prefer a ca_bundle")
+
+
+@hookimpl
+def floe_catalog_connect(config: dict, storage: dict, context: Any) -> Any:
+    """Open the Polaris REST catalog for a run (see :mod:`.runtime`)."""
+    from floe_plugin_catalog_polaris import runtime
+
+    return runtime.connect(config, storage, context)

@@ -1,0 +1,87 @@
+"""`floe run` against a REST catalog + S3 ÷ `floe run` on the embedded default.
+
+Run: ``python bench/production_path.py [--runs 3]``
+
+Scaffolds the demo product once and runs it, interleaved, against ``platform/local`` (SQLite
+catalog, local warehouse) and against a platform pointing at the loopback stack the tests use:
+moto's S3 server and the Iceberg REST catalog that stands in for Polaris (tests/support), both on
+127.0.0.1. Prints the medians and the ratio (the cost of the production-shaped path: OAuth2,
+REST round trips, S3 writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from pyiceberg.catalog.sql import SqlCatalog
+    from support.iceberg_rest import RestCatalogServer
+    from test_production_path import PLATFORM, SCOPE
+
+    from floe.init import scaffold
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench-secret"}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="lake")
+    fileio = {"s3.endpoint": endpoint, "s3.region": "us-east-1", "s3.force-virtual-addressing": "false",
+              "s3.access-key-id": keys["aws_access_key_id"], "s3.secret-access-key": keys["aws_secret_access_key"]}
+    with tempfile.TemporaryDirectory(prefix="floe-bench-prod-") as tmp:
+        backing = SqlCatalog("polaris", uri=f"sqlite:///{tmp}/polaris.db", warehouse="s3://lake/polaris", **fileio)
+        server = RestCatalogServer(backing, warehouse="prod", client_id="floe", client_secret="bench-oauth",
+                                   scopes=(SCOPE,), vended=fileio).start()
+        product = Path(tmp) / "shop"
+        scaffold(product, name="shop")
+        (product / "platform" / "prod").mkdir()
+        (product / "platform" / "prod" / "platform.yaml").write_text(
+            PLATFORM.format(s3=endpoint, uri=server.url, warehouse="prod", scope=SCOPE))
+        env = {**os.environ, "POLARIS_OAUTH": "bench-oauth", "S3_KEYS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+               "S3_KEYS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"], "AWS_EC2_METADATA_DISABLED": "true",
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+
+        def timed(target: str) -> float:
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "floe", "run", "--env", target], cwd=product,
+                                    env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.exit(f"floe run --env {target} failed:\n{result.stderr[-3000:]}")
+            return time.perf_counter() - start
+
+        timed("local")
+        timed("prod")  # warm-up: first parse, first tables
+        local, prod = [], []
+        for _ in range(options.runs):
+            local.append(timed("local"))
+            prod.append(timed("prod"))
+        server.stop()
+    moto.stop()
+    local_s, prod_s = statistics.median(local), statistics.median(prod)
+    print(f"demo product, {options.runs} runs each after a warm-up")
+    print(f"floe run, embedded default (SQLite catalog, local files)  median {local_s:6.2f} s")
+    print(f"floe run, Iceberg REST + OAuth2 + S3 on loopback          median {prod_s:6.2f} s")
+    print(f"ratio REST+S3 / embedded {prod_s / local_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
