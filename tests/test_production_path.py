@@ -118,6 +118,9 @@ def _rows(catalog, table):
 
 def test_the_same_floe_yaml_runs_on_the_embedded_default_and_on_rest_plus_s3(tmp_path, stack):
     product = _product(tmp_path, stack)
+    # Which DuckDB secrets dbt's connection has: the platform's S3 storage becomes one.
+    (product / "dbt/models/gold/gold_duckdb_secrets.sql").write_text(
+        "select type, provider from duckdb_secrets()\n")
     floe_yaml = (product / "floe.yaml").read_bytes()
     server = stack["server"]
     tokens_before = server.token_requests
@@ -139,6 +142,9 @@ def test_the_same_floe_yaml_runs_on_the_embedded_default_and_on_rest_plus_s3(tmp
     # Tokens live 3 s here, so a run of several seconds had to refresh them and still completed.
     assert server.token_requests - tokens_before >= 2
     assert CLIENT_SECRET not in prod.stdout + prod.stderr
+    secrets = {name: cat.load_table("gold.gold_duckdb_secrets").scan().to_arrow().to_pylist()
+               for name, cat in (("local", embedded), ("prod", rest))}
+    assert secrets == {"local": [], "prod": [{"type": "s3", "provider": "config"}]}
 
 
 def test_rejected_credentials_fail_before_dbt_starts_naming_the_principal(tmp_path, stack):

@@ -86,14 +86,15 @@ class DbtSecrets:
         """Put the values into ``os.environ`` of this process for the block, then restore it.
 
         Re-entrant (an orchestrator may open it per dbt call inside a run that opened it
-        already): the values are set on the outermost entry and removed on its exit.
+        already): every entry sets the references registered since (a profile written after
+        the run began), and the outermost exit removes them all.
         """
         with self._lock:
-            if self._depth == 0:
-                values = {name: self._resolve(ref) for name, ref in sorted(self._refs.items())}
-                self._saved = {name: os.environ.get(name) for name in values}
-                for name, value in values.items():
-                    os.environ[name] = value.reveal()
+            missing = {name: ref for name, ref in sorted(self._refs.items()) if name not in self._saved}
+            values = {name: self._resolve(ref) for name, ref in missing.items()}
+            for name, value in values.items():
+                self._saved[name] = os.environ.get(name)
+                os.environ[name] = value.reveal()
             self._depth += 1
         try:
             yield

@@ -12,28 +12,72 @@ if TYPE_CHECKING:
 
     from floe.runtime import RunContext
 
-#: dbt-duckdb plugin (below) that loads extensions from their PyPI wheels.
-EXTENSION_PLUGIN = "floe_plugin_compute_duckdb.dbt_extensions"
-
-
 def dbt_output(config: dict, context: "RunContext") -> dict:
-    """The dbt-duckdb target: the database path made absolute, extensions loaded from wheels.
+    """The dbt-duckdb target: the database path made absolute, extensions from their wheels,
+    and an S3 secret when the product's storage is S3.
 
-    dbt-duckdb's own ``extensions:`` runs ``INSTALL``, which downloads from DuckDB's server;
-    floe's dbt-duckdb plugin loads the same extensions from the ``duckdb-extension-*`` wheels.
+    dbt-duckdb's ``extensions:`` runs ``INSTALL``, which would download from DuckDB's server;
+    floe first installs each extension from its ``duckdb-extension-*`` wheel, so dbt-duckdb's
+    ``INSTALL`` finds it in place and only loads it (before it creates secrets, which need it).
     """
     output = dict(config["dbt_profile"])
     database = context.path(output["path"])
     database.parent.mkdir(parents=True, exist_ok=True)
     output["path"] = str(database)
-    extensions = output.pop("extensions", [])
+    extensions = list(output.pop("extensions", []))
+    secret = s3_secret(context)
+    if secret is not None and "httpfs" not in extensions:
+        extensions.append("httpfs")
+    install_from_wheels(extensions)
     settings = dict(output.get("settings", {}))
     settings.setdefault("autoinstall_known_extensions", False)
     settings.setdefault("autoload_known_extensions", False)
     output["settings"] = settings
     if extensions:
-        output["plugins"] = [{"module": EXTENSION_PLUGIN, "config": {"extensions": extensions}}]
+        output["extensions"] = extensions
+    if secret is not None:
+        output["secrets"] = [secret]
     return output
+
+
+def install_from_wheels(extensions: list[str]) -> None:
+    """Install DuckDB extensions from their PyPI wheels into DuckDB's extension directory."""
+    if not extensions:
+        return
+    import duckdb
+    import duckdb_extensions
+
+    with duckdb.connect(":memory:") as con:
+        for name in extensions:
+            duckdb_extensions.import_extension(name, con=con)
+
+
+def s3_secret(context: "RunContext") -> dict | None:
+    """A DuckDB S3 secret for the product's S3 storage, so models can read and write it.
+
+    Keys stay secret references: run time writes them as ``env_var()`` calls, values only in
+    the environment while dbt runs. Without static keys DuckDB uses the AWS credential chain.
+    """
+    storage = context.artifacts.profiles.storage
+    if storage.type != "s3":
+        return None
+    config = storage.config
+    secret: dict = {"type": "s3", "url_style": "path" if config.get("path_style_access") else "vhost"}
+    if config.get("region"):
+        secret["region"] = config["region"]
+    if config.get("endpoint"):
+        scheme, _, host = config["endpoint"].partition("://")
+        secret["endpoint"] = host.rstrip("/")
+        secret["use_ssl"] = scheme == "https"
+    credentials = config.get("credentials") or {}
+    if credentials.get("mode") == "static":
+        secret["key_id"] = credentials["access_key_id"]
+        secret["secret"] = credentials["secret_access_key"]
+        if credentials.get("session_token"):
+            secret["session_token"] = credentials["session_token"]
+    else:
+        secret["provider"] = "credential_chain"
+    return secret
 
 
 class DuckdbReader:
