@@ -1,7 +1,7 @@
 """Credential modes: how a storage or catalog profile authenticates.
 
-Each mode is a plugin object of its own (``floe.credentials`` entry points name the classes
-below). Sensitive values are typed :class:`~floe.schema.types.SecretRef`, so a literal secret is
+Each mode is a plugin object of its own (``floe.credentials`` entry points name the
+:class:`CredentialMode` instances at the bottom). Sensitive values are typed :class:`~floe.schema.types.SecretRef`, so a literal secret is
 refused at validation time and only the reference reaches CompiledArtifacts. At run time each
 mode provides a credential provider (:mod:`floe.runtime.credentials`, imported only then).
 """
@@ -60,30 +60,6 @@ class StaticSettings:
     session_token: SecretRef | None = None
 
 
-class Static:
-    """``static``: an access key id and secret key from secret references."""
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_settings() -> type:
-        """Static keys: ``access_key_id`` and ``secret_access_key``."""
-        return StaticSettings
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_resolve(settings: StaticSettings, context: ResolveContext) -> dict:
-        """The references, unchanged."""
-        return _to_json(settings)
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_provide(config: dict, context: Any) -> Any:
-        """Keys resolved through the secret backends when first asked for."""
-        from floe.runtime import credentials
-
-        return credentials.StaticProvider(config, context)
-
-
 @attrs.frozen
 class OAuth2Settings:
     """OAuth2 client credentials; the token endpoint defaults to the catalog's own."""
@@ -93,30 +69,6 @@ class OAuth2Settings:
     scope: str | None = None
     token_endpoint: str | None = attrs.field(default=None, validator=_optional_url)
     audience: str | None = None
-
-
-class OAuth2:
-    """``oauth2``: the client-credentials flow, refreshed before the token expires."""
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_settings() -> type:
-        """OAuth2: ``client_id``, ``client_secret`` (a reference), ``scope``, ``token_endpoint``."""
-        return OAuth2Settings
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_resolve(settings: OAuth2Settings, context: ResolveContext) -> dict:
-        """The client id, secret reference, scope and endpoint."""
-        return _to_json(settings)
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_provide(config: dict, context: Any) -> Any:
-        """A client-credentials token client: cached, refreshed before expiry."""
-        from floe.runtime import credentials
-
-        return credentials.OAuth2Provider(config, context)
 
 
 @attrs.frozen
@@ -131,30 +83,6 @@ class IamRoleSettings:
     sts_endpoint: str | None = attrs.field(default=None, validator=_sts_endpoint)
 
 
-class IamRole:
-    """``iam_role``: STS AssumeRole yields short-lived keys, refreshed before expiry."""
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_settings() -> type:
-        """IAM role: ``role_arn``, ``session_name``, ``duration_seconds``, ``external_id``."""
-        return IamRoleSettings
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_resolve(settings: IamRoleSettings, context: ResolveContext) -> dict:
-        """The role and session parameters."""
-        return _to_json(settings)
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_provide(config: dict, context: Any) -> Any:
-        """STS AssumeRole keys, assumed again before they expire."""
-        from floe.runtime import credentials
-
-        return credentials.AssumeRoleProvider(config, context)
-
-
 @attrs.frozen
 class ServiceAccountSettings:
     """Workload identity: a web-identity token file exchanged for a role."""
@@ -167,49 +95,46 @@ class ServiceAccountSettings:
     sts_endpoint: str | None = attrs.field(default=None, validator=_sts_endpoint)
 
 
-class ServiceAccount:
-    """``service_account``: STS AssumeRoleWithWebIdentity from a projected token file."""
+class CredentialMode:
+    """One credential mode as a plugin object: its settings and its run-time provider.
 
-    @staticmethod
-    @hookimpl
-    def floe_credentials_settings() -> type:
-        """Service account: ``role_arn`` and the ``token_file`` to read."""
-        return ServiceAccountSettings
+    Every mode resolves to its settings with the secret references left as they are; they differ
+    only in what they accept and in the provider that turns them into credentials at run time.
+    """
 
-    @staticmethod
-    @hookimpl
-    def floe_credentials_resolve(settings: ServiceAccountSettings, context: ResolveContext) -> dict:
-        """The role, token file and session parameters."""
-        return _to_json(settings)
+    def __init__(self, name: str, settings: type | None, provider: str):
+        self.name = name
+        self._settings = settings
+        self._provider = provider
 
-    @staticmethod
+    def __repr__(self) -> str:
+        return f"CredentialMode({self.name!r})"
+
     @hookimpl
-    def floe_credentials_provide(config: dict, context: Any) -> Any:
-        """STS AssumeRoleWithWebIdentity keys from the token file, refreshed before expiry."""
+    def floe_credentials_settings(self) -> type | None:
+        """The attrs class of this mode's settings (None: it takes none)."""
+        return self._settings
+
+    @hookimpl
+    def floe_credentials_resolve(self, settings: Any, context: ResolveContext) -> dict:
+        """The settings as written, secret references unchanged."""
+        return _to_json(settings) if settings is not None else {}
+
+    @hookimpl
+    def floe_credentials_provide(self, config: dict, context: Any) -> Any:
+        """The mode's provider from :mod:`floe.runtime.credentials` (imported only now)."""
         from floe.runtime import credentials
 
-        return credentials.WebIdentityProvider(config, context)
+        return getattr(credentials, self._provider)(config, context)
 
 
-class VendedCredentials:
-    """``vended_credentials``: the catalog hands out short-lived storage keys per table."""
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_settings() -> None:
-        """Vended credentials take no settings."""
-        return None
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_resolve(settings: None, context: ResolveContext) -> dict:
-        """Nothing to resolve: the catalog profile must ask for delegation."""
-        return {}
-
-    @staticmethod
-    @hookimpl
-    def floe_credentials_provide(config: dict, context: Any) -> Any:
-        """A marker provider: the catalog vends the keys with each table."""
-        from floe.runtime import credentials
-
-        return credentials.VendedProvider()
+#: ``static``: an access key id and secret key from secret references.
+Static = CredentialMode("static", StaticSettings, "StaticProvider")
+#: ``oauth2``: the client-credentials flow, the token refreshed before it expires.
+OAuth2 = CredentialMode("oauth2", OAuth2Settings, "OAuth2Provider")
+#: ``iam_role``: STS AssumeRole yields short-lived keys, assumed again before they expire.
+IamRole = CredentialMode("iam_role", IamRoleSettings, "AssumeRoleProvider")
+#: ``service_account``: STS AssumeRoleWithWebIdentity from a projected token file.
+ServiceAccount = CredentialMode("service_account", ServiceAccountSettings, "WebIdentityProvider")
+#: ``vended_credentials``: the catalog hands out short-lived storage keys with each table.
+VendedCredentials = CredentialMode("vended_credentials", None, "VendedProvider")

@@ -390,6 +390,10 @@ class VendedProvider:
 
     mode = "vended_credentials"
 
+    def __init__(self, config: dict | None = None, context: Any = None):
+        # Nothing to keep: the catalog decides the keys, table by table.
+        del config, context
+
     def credentials(self) -> AwsCredentials:
         """Vended keys come from the catalog, per table; there are none to ask for up front."""
         raise FloeError("credentials mode 'vended_credentials': storage keys are vended by the "
