@@ -70,6 +70,10 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("floe: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`floe plugins list | head`): stop quietly, as other tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - a bug in floe or a plugin, not the user's input
             if os.environ.get("FLOE_DEBUG"):
                 raise
