@@ -12,7 +12,6 @@ REST round trips, S3 writes).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import subprocess
@@ -30,32 +29,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
 
-    import boto3
-    from moto.server import ThreadedMotoServer
-    from pyiceberg.catalog.sql import SqlCatalog
-    from support.iceberg_rest import RestCatalogServer
+    from support.stack import loopback_stack
     from test_production_path import PLATFORM, SCOPE
 
     from floe.init import scaffold
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench-secret"}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="lake")
-    fileio = {"s3.endpoint": endpoint, "s3.region": "us-east-1", "s3.force-virtual-addressing": "false",
-              "s3.access-key-id": keys["aws_access_key_id"], "s3.secret-access-key": keys["aws_secret_access_key"]}
-    with tempfile.TemporaryDirectory(prefix="floe-bench-prod-") as tmp:
-        backing = SqlCatalog("polaris", uri=f"sqlite:///{tmp}/polaris.db", warehouse="s3://lake/polaris", **fileio)
-        server = RestCatalogServer(backing, warehouse="prod", client_id="floe", client_secret="bench-oauth",
-                                   scopes=(SCOPE,), vended=fileio).start()
+    with tempfile.TemporaryDirectory(prefix="floe-bench-prod-") as tmp, \
+            loopback_stack(Path(tmp), "bench-oauth", (SCOPE,)) as stack:
         product = Path(tmp) / "shop"
         scaffold(product, name="shop")
         (product / "platform" / "prod").mkdir()
         (product / "platform" / "prod" / "platform.yaml").write_text(
-            PLATFORM.format(s3=endpoint, uri=server.url, warehouse="prod", scope=SCOPE))
+            PLATFORM.format(s3=stack["endpoint"], uri=stack["server"].url, warehouse="prod", scope=SCOPE))
+        keys = stack["keys"]
         env = {**os.environ, "POLARIS_OAUTH": "bench-oauth", "S3_KEYS_ACCESS_KEY_ID": keys["aws_access_key_id"],
                "S3_KEYS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"], "AWS_EC2_METADATA_DISABLED": "true",
                "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
@@ -74,8 +60,6 @@ def main() -> None:
         for _ in range(options.runs):
             local.append(timed("local"))
             prod.append(timed("prod"))
-        server.stop()
-    moto.stop()
     local_s, prod_s = statistics.median(local), statistics.median(prod)
     print(f"demo product, {options.runs} runs each after a warm-up")
     print(f"floe run, embedded default (SQLite catalog, local files)  median {local_s:6.2f} s")

@@ -8,17 +8,14 @@ byte unchanged, against the embedded default and against this stack.
 
 from __future__ import annotations
 
-import logging
 import socket
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 from conftest import floe_subprocess
-from support.iceberg_rest import RestCatalogServer
+from support.stack import loopback_stack
 
 from floe.init import scaffold
 
@@ -70,24 +67,9 @@ governance:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """moto's S3 and the REST catalog, both on 127.0.0.1, for this module."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    keys = {"aws_access_key_id": "floe-test", "aws_secret_access_key": "floe-test-secret"}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="lake")
-    fileio = {"s3.endpoint": endpoint, "s3.region": "us-east-1", "s3.force-virtual-addressing": "false",
-              "s3.access-key-id": keys["aws_access_key_id"],
-              "s3.secret-access-key": keys["aws_secret_access_key"]}
-    work = tmp_path_factory.mktemp("polaris")
-    backing = SqlCatalog("polaris", uri=f"sqlite:///{work / 'polaris.db'}",
-                         warehouse="s3://lake/polaris", **fileio)
-    server = RestCatalogServer(backing, warehouse="prod", client_id="floe", client_secret=CLIENT_SECRET,
-                               scopes=(SCOPE,), token_seconds=3, vended=fileio).start()
-    yield {"endpoint": endpoint, "server": server, "fileio": fileio, "keys": keys}
-    server.stop()
-    moto.stop()
+    with loopback_stack(tmp_path_factory.mktemp("polaris"), CLIENT_SECRET, (SCOPE,),
+                        token_seconds=3) as running:
+        yield running
 
 
 def _product(tmp_path, stack, **overrides):
