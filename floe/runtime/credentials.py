@@ -165,13 +165,10 @@ def _keys(response: dict) -> tuple[AwsCredentials, float]:
     return keys, expiration.timestamp()
 
 
-class AssumeRoleProvider:
-    """``iam_role``: short-lived keys from STS AssumeRole, assumed again before they expire.
+class _StsProvider:
+    """Keys from an STS call, cached and fetched again before they expire (``_assume``)."""
 
-    The call is signed with the AWS credentials of the environment (boto3's default chain).
-    """
-
-    mode = "iam_role"
+    mode = ""
 
     def __init__(self, config: dict, context: "RunContext", clock: Clock = time.time):
         self._config = config
@@ -188,6 +185,18 @@ class AssumeRoleProvider:
         return self._cache.get()
 
     def _assume(self) -> tuple[AwsCredentials, float]:
+        raise NotImplementedError
+
+
+class AssumeRoleProvider(_StsProvider):
+    """``iam_role``: short-lived keys from STS AssumeRole, assumed again before they expire.
+
+    The call is signed with the AWS credentials of the environment (boto3's default chain).
+    """
+
+    mode = "iam_role"
+
+    def _assume(self) -> tuple[AwsCredentials, float]:
         config = self._config
         args: dict[str, Any] = {"RoleArn": config["role_arn"],
                                 "RoleSessionName": config.get("session_name", "floe"),
@@ -202,26 +211,13 @@ class AssumeRoleProvider:
                                "the identity floe runs as") from None
 
 
-class WebIdentityProvider:
+class WebIdentityProvider(_StsProvider):
     """``service_account``: STS AssumeRoleWithWebIdentity with the token Kubernetes projects.
 
     The token file is read again on every refresh: the kubelet rotates it.
     """
 
     mode = "service_account"
-
-    def __init__(self, config: dict, context: "RunContext", clock: Clock = time.time):
-        self._config = config
-        self._cache: _Cached[AwsCredentials] = _Cached(self._assume, clock)
-
-    @property
-    def fetches(self) -> int:
-        """How many times the role was assumed in this run."""
-        return self._cache.fetches
-
-    def credentials(self) -> AwsCredentials:
-        """Current keys; assumed again when less than the refresh margin is left."""
-        return self._cache.get()
 
     def _assume(self) -> tuple[AwsCredentials, float]:
         config = self._config
