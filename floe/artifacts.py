@@ -16,6 +16,7 @@ import attrs
 
 from floe.diagnostics import FloeError, Report
 from floe.schema.structure import structure
+from floe.schema.types import jsonable
 
 #: The contract's version. Bump the major version when run time can no longer read old files.
 CONTRACT_VERSION = "1.1.0"
@@ -239,7 +240,7 @@ class CompiledArtifacts:
 
     def to_json(self) -> str:
         """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
-        return json.dumps(_unstructure(self), sort_keys=True, indent=2, ensure_ascii=False,
+        return json.dumps(jsonable(self), sort_keys=True, indent=2, ensure_ascii=False,
                           allow_nan=False) + "\n"
 
     @classmethod
@@ -291,16 +292,6 @@ def write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-
-
-def _unstructure(value: Any) -> Any:
-    if attrs.has(type(value)):
-        return {f.name: _unstructure(getattr(value, f.name)) for f in attrs.fields(type(value))}
-    if isinstance(value, dict):
-        return {str(k): _unstructure(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_unstructure(v) for v in value]
-    return value
 
 
 __all__ = ["CONTRACT_VERSION", "CompiledArtifacts", "write_atomic"]

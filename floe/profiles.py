@@ -17,7 +17,7 @@ from floe.plugins.context import ResolveContext
 from floe.plugins.manager import KIND_FIELD, PluginError, PluginRegistry
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform
 from floe.schema.structure import structure
-from floe.schema.types import SecretRef
+from floe.schema.types import SecretRef, jsonable
 
 #: Secret backends used when platform.yaml does not list any (SPEC §2): env, then Kubernetes.
 DEFAULT_SECRET_BACKENDS = ("env", "k8s")
@@ -164,19 +164,6 @@ class Resolver:
     def _installed_hint(self, kind: str) -> str:
         types = self.registry.types(kind)
         return f"installed {kind} {KIND_FIELD[kind]}s: {', '.join(types) or '(none)'}"
-
-
-def jsonable(value: Any) -> Any:
-    """Turn a plugin's result into plain JSON values (secret references become mappings)."""
-    if isinstance(value, SecretRef):
-        return {"secret_ref": value.secret_ref, **({"key": value.key} if value.key else {})}
-    if attrs.has(type(value)):
-        return jsonable(attrs.asdict(value, recurse=False))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def secret_refs(value: Any) -> list[SecretRef]:

@@ -20,6 +20,7 @@ from floe.diagnostics import Path as DocPath
 from floe.diagnostics import Report, did_you_mean, dotted, one_of
 from floe.plugins.manager import KINDS
 from floe.schema.platform import DataArchitecture, Governance, Naming, ParsedPlatform, QualityGates
+from floe.schema.types import jsonable
 
 #: ``off < warn < strict``.
 ENFORCEMENT_RANK = {"off": 0, "warn": 1, "strict": 2}
@@ -318,14 +319,4 @@ def _in_order(items: tuple[str, ...] | list[str]) -> str:
 
 def plain(policy: Policy) -> dict[str, Any]:
     """The effective policy as plain data (for the artifacts and ``floe platform compile``)."""
-    return {"data_architecture": _plain(policy.data_architecture), "governance": _plain(policy.governance)}
-
-
-def _plain(value: Any) -> Any:
-    if attrs.has(type(value)):
-        return {k: _plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    return {"data_architecture": jsonable(policy.data_architecture), "governance": jsonable(policy.governance)}

@@ -50,6 +50,20 @@ class SecretRef:
         return self.secret_ref + (f"#{self.key}" if self.key else "")
 
 
+def jsonable(value: Any) -> Any:
+    """Plain JSON values from attrs instances, mappings and lists; secret references become
+    ``{secret_ref: name[, key: field]}`` mappings."""
+    if isinstance(value, SecretRef):
+        return {"secret_ref": value.secret_ref, **({"key": value.key} if value.key else {})}
+    if attrs.has(type(value)):
+        return jsonable(attrs.asdict(value, recurse=False))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def _structure_secret_ref(value: Any, _: type) -> SecretRef:
     if not isinstance(value, dict):
         # Never echo the value: a literal here is very likely the secret itself.
