@@ -36,7 +36,7 @@ from floe.artifacts import (
 )
 from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_you_mean, one_of
 from floe.dbt_project import load_project
-from floe.discovery import PlatformLocation, locate_platform
+from floe.discovery import PlatformLocation, display_path, locate_platform
 from floe.enforcement import Outcome, ProjectModels, check_approved, enforce
 from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
 from floe.enforcement.inheritance import plain as plain_policy
@@ -91,7 +91,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     registry = registry or PluginRegistry()
     product_path = Path(product_file)
     product_dir = product_path.parent
-    product_doc = load_file(product_path, _display(product_path))
+    product_doc = load_file(product_path, display_path(product_path))
     product, product_report = parse_product(product_doc)
     if product is None:
         raise FloeError(product_report.items)
@@ -111,7 +111,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     path = None
     if write:
         path = Path(output) if output else product_dir / DEFAULT_PATH
-        progress("step", f"Writing {_display(path)}")
+        progress("step", f"Writing {display_path(path)}")
         artifacts.write(path)
     return CompileResult(artifacts, path, location, warnings)
 
@@ -120,7 +120,7 @@ def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report
             ) -> tuple[Policy, list[Diagnostic] | None]:
     """The effective policy of the platform and its parents; their diagnostics (None: unreadable)."""
     chain, complete = load_chain(location.path, location.display, parsed, report, _load_parent,
-                                 _display_path)
+                                 display_path)
     parents = [d for f in chain[:-1] for d in f.report.items]
     if not complete:
         return merge(chain[-1:]), parents or None
@@ -358,16 +358,5 @@ def _relative(path: Path, base: Path) -> str:
         return path.resolve().as_posix()
 
 
-def _display(path: Path) -> str:
-    return str(path) if not path.is_absolute() else os.path.relpath(path)
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return os.path.normpath(os.path.relpath(path))
-    except ValueError:
-        return str(path)
-
-
 def _display_dir(product_path: Path) -> PurePosixPath:
-    return PurePosixPath(Path(_display(product_path)).parent.as_posix())
+    return PurePosixPath(Path(display_path(product_path)).parent.as_posix())

@@ -61,11 +61,11 @@ def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
         candidate = product_dir / "platform" / name / file_name
         tried.append(candidate)
         if candidate.is_file():
-            return PlatformLocation(candidate, _display(candidate), f"environment '{name}'")
+            return PlatformLocation(candidate, display_path(candidate), f"environment '{name}'")
     envs = sorted(p.name for p in (product_dir / "platform").glob("*") if p.is_dir())
     hint = f"; environments here: {', '.join(envs)} (choose with --env)" if envs else ""
     raise FloeError(f"no platform file found for environment '{name}' (looked for "
-                    f"{' and '.join(_display(t) for t in tried)}){hint}. Pass --platform PATH, set "
+                    f"{' and '.join(display_path(t) for t in tried)}){hint}. Pass --platform PATH, set "
                     "platform.ref in floe.yaml, or set FLOE_PLATFORM_FILE")
 
 
@@ -83,11 +83,12 @@ def _from_ref(ref: str, base: Path, how: str) -> PlatformLocation:
                 break
     if not path.is_file():
         raise FloeError(f"{how}: platform file '{ref}' not found")
-    return PlatformLocation(path, _display(path), how)
+    return PlatformLocation(path, display_path(path), how)
 
 
-def _display(path: Path) -> str:
+def display_path(path: str | os.PathLike) -> str:
+    """A path as messages show it: relative to the current directory when possible."""
     try:
-        return os.path.relpath(path)
-    except ValueError:
+        return os.path.normpath(os.path.relpath(path))
+    except ValueError:  # another drive on Windows
         return str(path)

@@ -7,13 +7,13 @@ the enterprise and what it tightened.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from floe.diagnostics import Diagnostic, Report
+from floe.discovery import display_path
 from floe.enforcement.inheritance import Policy, load_chain, merge, plain
 from floe.schema.platform import ParsedPlatform, parse_platform
 from floe.yamlsafe import load_file
@@ -56,13 +56,13 @@ def compile_platform(path: Path) -> PlatformCompileResult:
     from floe.plugins.manager import PluginRegistry
     from floe.validate import validate_platform_doc
 
-    display = _display(path)
+    display = display_path(path)
     doc = load_file(path, display)
     report = validate_platform_doc(doc, PluginRegistry())
     parsed, _ = parse_platform(doc)
     if parsed is None or report.errors:
         return PlatformCompileResult(display, report.items, None, [])
-    chain, complete = load_chain(path, display, parsed, report, _load, _display)
+    chain, complete = load_chain(path, display, parsed, report, _load, display_path)
     if not complete:
         return PlatformCompileResult(display, [d for f in chain for d in f.report.items], None, [])
     policy = merge(chain)
@@ -135,10 +135,3 @@ def _value(value: Any) -> str:
 def _load(path: Path, display: str) -> tuple[ParsedPlatform | None, Report]:
     parsed, report = parse_platform(load_file(path, display))
     return (parsed if not report.errors else None), report
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.normpath(os.path.relpath(path))
-    except ValueError:
-        return str(path)
