@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 import floe
 from floe.artifacts import CONTRACT_VERSION, CompiledArtifacts
 from floe.diagnostics import FloeError
-from floe.jsonschema import artifacts_schema
 
 ARTIFACTS = Path(".floe") / "compiled_artifacts.json"
 

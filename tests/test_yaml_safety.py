@@ -96,7 +96,7 @@ def test_python_tag_is_never_executed_in_process(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = f'a: !!python/object/apply:os.system ["touch {marker}"]\n'
     lines = refused(text)
-    assert lines == [f"floe.yaml:1:4: a: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' "
+    assert lines == ["floe.yaml:1:4: a: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' "
                      "is not allowed; floe reads plain YAML only (remove the tag)"]
     assert not marker.exists()
 

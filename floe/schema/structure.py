@@ -24,7 +24,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from floe.diagnostics import Path, Report, did_you_mean, one_of
+from floe.diagnostics import Path, Report, did_you_mean
 
 T = TypeVar("T")
 

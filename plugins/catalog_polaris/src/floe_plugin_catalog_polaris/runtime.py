@@ -22,7 +22,6 @@ RETRY_STATUSES = (500, 502, 503, 504)
 
 def connect(config: dict, storage: dict, context: "RunContext") -> Any:
     """Open the REST catalog; raise :class:`FloeError` naming what the server refused."""
-    from pyiceberg.catalog.rest import RestCatalog
     from pyiceberg.exceptions import (ForbiddenError, NoSuchNamespaceError, OAuthError, RESTError,
                                       ServerError, ServiceUnavailableError, UnauthorizedError)
     from requests.exceptions import ConnectionError as RequestsConnectionError
