@@ -9,7 +9,8 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from floe.diagnostics import FloeError
-from floe.runtime.publish import EXPIRE_BATCH, SNAPSHOTS_KEPT, publish
+from floe.runtime.publish import publish
+from floe.runtime.snapshots import SNAPSHOTS_KEPT
 
 
 @pytest.fixture
@@ -24,20 +25,68 @@ def rows(catalog, name):
 
 
 def test_every_publish_is_one_snapshot_and_history_stays_bounded(catalog):
-    data = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
-    ids = [publish(catalog, "gold", "t", data, asset="t").snapshot_id
-           for _ in range(3 * (SNAPSHOTS_KEPT + EXPIRE_BATCH))]
+    ids = [publish(catalog, "gold", "t", pa.table({"id": [run, run + 1], "name": ["a", "b"]}),
+                   asset="t").snapshot_id for run in range(2 * SNAPSHOTS_KEPT + 3)]
     table = catalog.load_table("gold.t")
     history = [entry.snapshot_id for entry in table.history()]
-    assert history == ids[-len(history):]
-    assert SNAPSHOTS_KEPT <= len(history) <= SNAPSHOTS_KEPT + EXPIRE_BATCH
+    assert history == ids[-SNAPSHOTS_KEPT:]
     assert len(table.metadata.metadata_log) <= SNAPSHOTS_KEPT
-    # Manifests of earlier overwrites are not carried forward: the cost of a publish stays flat.
-    assert len(table.current_snapshot().manifests(table.io)) <= 2
-    # Files only expired snapshots used are deleted: one data file per kept snapshot remains.
+    # One manifest per snapshot; an overwrite records the files it replaced as deleted entries.
+    snapshot = table.current_snapshot()
+    [manifest] = snapshot.manifests(table.io)
+    entries = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+    assert sorted(e.status.name for e in entries) == ["ADDED", "DELETED"]
+    assert snapshot.summary.operation.value == "overwrite"
+    assert snapshot.summary["deleted-data-files"] == "1" and snapshot.summary["total-records"] == "2"
+    # Files only expired snapshots used are deleted: one data file, one manifest and one
+    # manifest list per kept snapshot remain.
     location = Path(table.location().removeprefix("file://"))
-    assert len(list((location / "data").glob("*.parquet"))) == len(history)
-    assert rows(catalog, "gold.t") == [(1, "a"), (2, "b"), (3, "c")]
+    assert len(list((location / "data").glob("*.parquet"))) == SNAPSHOTS_KEPT
+    assert len(list((location / "metadata").glob("*.avro"))) == 2 * SNAPSHOTS_KEPT
+    assert rows(catalog, "gold.t") == [(2 * SNAPSHOTS_KEPT + 2, "a"), (2 * SNAPSHOTS_KEPT + 3, "b")]
+    # Time travel to the oldest kept snapshot still reads its own rows.
+    oldest = table.scan(snapshot_id=history[0]).to_arrow().to_pylist()
+    assert sorted(r["id"] for r in oldest) == [SNAPSHOTS_KEPT + 3, SNAPSHOTS_KEPT + 4]
+
+
+def test_appends_keep_every_live_file_while_old_snapshots_expire(catalog):
+    for run in range(SNAPSHOTS_KEPT + 5):
+        publish(catalog, "bronze", "events", pa.table({"id": [run]}), asset="events",
+                mode="overwrite" if run == 0 else "append")
+    assert rows(catalog, "bronze.events") == [(run,) for run in range(SNAPSHOTS_KEPT + 5)]
+    table = catalog.load_table("bronze.events")
+    assert len(table.history()) == SNAPSHOTS_KEPT
+    location = Path(table.location().removeprefix("file://"))
+    assert len(list((location / "data").glob("*.parquet"))) == SNAPSHOTS_KEPT + 5
+
+
+def test_data_files_carry_field_ids_so_a_renamed_column_keeps_its_values(catalog):
+    publish(catalog, "gold", "t", pa.table({"id": [1, 2], "amount": [1.5, 2.5]}), asset="t")
+    with catalog.load_table("gold.t").update_schema() as update:
+        update.rename_column("amount", "total")
+    assert rows(catalog, "gold.t") == [(1, 1.5), (2, 2.5)]
+
+
+def test_a_concurrent_commit_fails_the_publish_and_leaves_no_file_behind(catalog):
+    publish(catalog, "gold", "t", pa.table({"id": [1]}), asset="t")
+
+    class RacingCatalog:
+        """Another writer commits between floe loading the table and committing to it."""
+
+        def __getattr__(self, name):
+            return getattr(catalog, name)
+
+        def load_table(self, identifier):
+            table = catalog.load_table(identifier)
+            publish(catalog, "gold", "t", pa.table({"id": [2]}), asset="t")
+            return table
+
+    with pytest.raises(FloeError, match="changed by another writer"):
+        publish(RacingCatalog(), "gold", "t", pa.table({"id": [3]}), asset="t")
+    table = catalog.load_table("gold.t")
+    assert rows(catalog, "gold.t") == [(2,)]
+    location = Path(table.location().removeprefix("file://"))
+    assert len(list((location / "data").glob("*.parquet"))) == 2  # the two committed runs'
 
 
 def test_widening_and_new_columns_evolve_the_schema_by_name(catalog):
