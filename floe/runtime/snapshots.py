@@ -23,6 +23,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterator, Sequence
 
+from floe.runtime.manifests import entries
+from floe.runtime.manifests import of_snapshot as manifests_of
+
 #: Snapshots kept per table for time travel; older ones are expired by the publish that
 #: makes them too old.
 SNAPSHOTS_KEPT = 10
@@ -67,9 +70,9 @@ def stage(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnaps
         added = list(write_data_files(metadata, io, locations, data, commit_uuid, written))
         carried, deleted = [], []
         if parent is not None:
-            for manifest in parent.manifests(io):
+            for manifest in manifests_of(io, parent):
                 if replace:
-                    deleted += manifest.fetch_manifest_entry(io, discard_deleted=True)
+                    deleted += entries(io, manifest)
                 elif _has_live_files(manifest):
                     carried.append(manifest)
         manifests = list(carried)
@@ -237,21 +240,19 @@ def unreferenced_files(metadata: Any, expired: Sequence[Any], io: Any) -> list[s
     kept = sorted(metadata.snapshots, key=_age)
     readers = [snap for snap in kept if _age(snap) < newest_expired]  # kept by a tag or branch
     readers += [snap for snap in kept if _age(snap) > newest_expired][:1]
-    kept_manifests = {m.manifest_path: m for snap in readers for m in snap.manifests(io)}
+    kept_manifests = {m.manifest_path: m for snap in readers for m in manifests_of(io, snap)}
     dead = [snap.manifest_list for snap in expired]
     dead_manifests = {}
     for snapshot in expired:
-        for manifest in snapshot.manifests(io):
+        for manifest in manifests_of(io, snapshot):
             if manifest.manifest_path not in kept_manifests:
                 dead_manifests[manifest.manifest_path] = manifest
     dead += dead_manifests
     candidates = {entry.data_file.file_path
-                  for manifest in dead_manifests.values()
-                  for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)}
+                  for manifest in dead_manifests.values() for entry in entries(io, manifest)}
     if candidates:
         candidates -= {entry.data_file.file_path
-                       for manifest in kept_manifests.values()
-                       for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)}
+                       for manifest in kept_manifests.values() for entry in entries(io, manifest)}
     return dead + sorted(candidates)
 
 
