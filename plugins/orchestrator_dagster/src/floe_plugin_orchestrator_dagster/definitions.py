@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import time
 import warnings
@@ -18,8 +19,17 @@ from floe_plugin_orchestrator_dagster.resource import FloeRun
 if TYPE_CHECKING:
     from dagster import Definitions
 
-#: Written into the Dagster home floe manages, so no run phones home.
-INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+#: The Dagster home floe manages: no run phones home, and events go to the SQLite event log
+#: Dagster would use, through a storage class that keeps its connections open.
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+event_log_storage:
+  module: floe_plugin_orchestrator_dagster.event_storage
+  class: FloeSqliteEventLogStorage
+  config:
+    base_dir: {runs}
+"""
 
 
 class FloeDefinitions:
@@ -77,8 +87,10 @@ def instance(context: RunContext, config: dict) -> Any:
     home = context.path(config.get("run_storage", ".floe/dagster"))
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(INSTANCE_YAML)
+    # Rewritten when it differs: the product folder may have moved since it was written.
+    wanted = INSTANCE_YAML.format(runs=json.dumps(str(home.resolve() / "history" / "runs")))
+    if not settings.exists() or settings.read_text() != wanted:
+        settings.write_text(wanted)
     return DagsterInstance.from_config(str(home))
 
 
