@@ -8,8 +8,8 @@ column and both types, and leaves the table as it was.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
 
 from floe.diagnostics import FloeError
 from floe.runtime import snapshots
@@ -29,45 +29,175 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
 
     :param mode: ``overwrite`` replaces the rows, ``append`` adds them, ``merge`` upserts them
         on ``unique_key``.
+    :raises FloeError: when the schema changed in a way Iceberg cannot evolve, or another
+        writer committed to the table meanwhile.
+    """
+    return stage(catalog, namespace, name, data, asset=asset, mode=mode, unique_key=unique_key).commit()
+
+
+class Staged:
+    """One table's publish, done up to its commit."""
+
+    def __init__(self, commit: Callable[[], TableResult], discard: Callable[[], None] = lambda: None):
+        self._commit = commit
+        self._discard = discard
+
+    def commit(self) -> TableResult:
+        """Commit the table's new snapshot (or, for a new table or a merge, do all of it now)."""
+        return self._commit()
+
+    def discard(self) -> None:
+        """Delete what staging wrote; the table is as it was."""
+        self._discard()
+
+
+def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
+          mode: str = "overwrite", unique_key: list[str] | None = None) -> Staged:
+    """Everything of :func:`publish` but the commit, for a table that exists.
+
+    The data files, manifest and manifest list are written and the snapshot (with any schema
+    change) is staged, so the table changes only when :meth:`Staged.commit` is called. A table
+    that does not exist yet, or a merge, is written whole by ``commit()``: creating the table
+    or upserting into it would change the catalog before then.
+
     :raises FloeError: when the schema changed in a way Iceberg cannot evolve.
     """
     from pyiceberg.exceptions import NoSuchTableError
 
     data = _iceberg_compatible(data)
     identifier = (namespace, name)
+    if mode == "merge" and unique_key:
+        return Staged(lambda: _merge(catalog, identifier, data, asset, list(unique_key)))
     try:
         table = catalog.load_table(identifier)
-        created = False
     except NoSuchTableError:
-        with _NAMESPACE_LOCK:
-            # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
-            # racing on a new namespace would hit its UNIQUE constraint.
-            catalog.create_namespace_if_not_exists(namespace)
-        table = catalog.create_table(identifier, schema=data.schema, properties=snapshots.TABLE_PROPERTIES)
-        created = True
-    if mode == "merge" and unique_key and not created:
-        changes = _evolve_now(table, data.schema, asset)
-        table.upsert(data, join_cols=list(unique_key))
-        snapshot = table.current_snapshot()
-    else:
-        # Schema change and data in one transaction: one commit, one new snapshot.
-        transaction = _transaction(table)
-        changes = () if created else _evolve(transaction, table, data.schema, asset)
-        snapshot = _commit_data(transaction, table, data, replace=mode == "overwrite" and not created)
-    return TableResult(asset=asset, table=f"{namespace}.{name}", rows=data.num_rows,
-                       snapshot_id=snapshot.snapshot_id if snapshot else 0,
-                       mode="create" if created else mode, schema_changes=changes)
+        return Staged(lambda: _create(catalog, identifier, data, asset))
+    transaction = _transaction(table)
+    changes = _evolve(transaction, table, data.schema, asset)
+    if transaction.table_metadata.format_version > 2:  # row lineage: pyiceberg's own producers
+        def commit_v3() -> TableResult:
+            with transaction:
+                (transaction.overwrite if mode == "overwrite" else transaction.append)(data)
+            return _result(table, identifier, asset, data, mode, changes)
+
+        return Staged(commit_v3)
+    staged = snapshots.stage(transaction, table.io, data, replace=mode == "overwrite")
+
+    def commit() -> TableResult:
+        _commit(transaction, table, staged)
+        return _result(table, identifier, asset, data, mode, changes)
+
+    return Staged(commit, lambda: snapshots.delete_files(table.io, staged.written))
 
 
-def _commit_data(transaction: Any, table: Any, data: Any, replace: bool) -> Any:
-    """Commit ``data`` as one snapshot; files of snapshots it expires are deleted afterwards."""
+class Publisher:
+    """Publishes a run's tables: each staged as soon as its data is ready, all committed at the end.
+
+    Staging (Parquet, manifests) runs on PUBLISH_THREADS threads while the build goes on;
+    :meth:`commit` waits for it and commits only if every table staged, so a failure anywhere
+    before the commit leaves every table as it was.
+    """
+
+    def __init__(self, threads: int = PUBLISH_THREADS):
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="floe-publish")
+        self._staging: dict[str, Future] = {}
+        self._finished = False  # committing began, or staging was discarded
+
+    def submit(self, key: str, prepare: Callable[[], Staged]) -> None:
+        """Stage one table (``prepare`` usually calls :func:`stage`); once per key."""
+        if key not in self._staging:
+            self._staging[key] = self._pool.submit(prepare)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._staging
+
+    def commit(self) -> dict[str, TableResult]:
+        """Commit every staged table; results in submission order.
+
+        :raises: the first staging failure, with nothing committed; else the first commit
+            failure, after every other table committed (tables are independent).
+        """
+        staged = self._wait()
+        self._finished = True
+        try:
+            commits = {key: self._pool.submit(item.commit) for key, item in staged.items()}
+            results, failure = {}, None
+            for key, future in commits.items():
+                try:
+                    results[key] = future.result()
+                except Exception as exc:  # noqa: BLE001 - re-raised below, after the others
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+            return results
+        finally:
+            self._pool.shutdown()
+
+    def discard(self) -> None:
+        """Wait for staging to stop and delete what it wrote; no table changes.
+
+        Does nothing once :meth:`commit` began (committed snapshots own their files) or the
+        staging was discarded already.
+        """
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            for item in self._wait(raise_first=False).values():
+                item.discard()
+        finally:
+            self._pool.shutdown()
+
+    def _wait(self, raise_first: bool = True) -> dict[str, Staged]:
+        staged, failure = {}, None
+        for key, future in self._staging.items():
+            try:
+                staged[key] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - raised below, once all have stopped
+                failure = failure or exc
+        if failure is not None and raise_first:
+            for item in staged.values():
+                item.discard()
+            raise failure
+        return staged
+
+
+def _create(catalog: Any, identifier: tuple[str, str], data: Any, asset: str) -> TableResult:
+    with _NAMESPACE_LOCK:
+        # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
+        # racing on a new namespace would hit its UNIQUE constraint.
+        catalog.create_namespace_if_not_exists(identifier[0])
+    table = catalog.create_table(identifier, schema=data.schema, properties=snapshots.TABLE_PROPERTIES)
+    transaction = _transaction(table)
+    _commit(transaction, table, snapshots.stage(transaction, table.io, data, replace=True))
+    return _result(table, identifier, asset, data, "create", ())
+
+
+def _merge(catalog: Any, identifier: tuple[str, str], data: Any, asset: str,
+           unique_key: list[str]) -> TableResult:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return _create(catalog, identifier, data, asset)
+    changes = _evolve_now(table, data.schema, asset)
+    table.upsert(data, join_cols=unique_key)
+    return _result(table, identifier, asset, data, "merge", changes)
+
+
+def _result(table: Any, identifier: tuple[str, str], asset: str, data: Any, mode: str,
+            changes: tuple[str, ...]) -> TableResult:
+    snapshot = table.current_snapshot()
+    return TableResult(asset=asset, table=".".join(identifier), rows=data.num_rows,
+                       snapshot_id=snapshot.snapshot_id if snapshot else 0, mode=mode,
+                       schema_changes=changes)
+
+
+def _commit(transaction: Any, table: Any, staged: Any) -> None:
+    """Commit a staged snapshot; delete the files of the snapshots it expired afterwards."""
     from pyiceberg.exceptions import CommitFailedException
 
-    if transaction.table_metadata.format_version > 2:  # row lineage: pyiceberg's own producers
-        with transaction:
-            (transaction.overwrite if replace else transaction.append)(data)
-        return table.current_snapshot()
-    staged = snapshots.stage(transaction, table.io, data, replace=replace)
     try:
         transaction.commit_transaction()
     except CommitFailedException as exc:
@@ -79,19 +209,6 @@ def _commit_data(transaction: Any, table: Any, data: Any, replace: bool) -> Any:
     # After the commit: a failed commit never loses a file; a file that cannot be deleted
     # stays behind, unreferenced.
     snapshots.delete_files(table.io, snapshots.unreferenced_files(table.metadata, staged.expired, table.io))
-    return staged.snapshot
-
-
-def publish_many(tasks: Sequence[Callable[[], TableResult]],
-                 threads: int = PUBLISH_THREADS) -> list[TableResult]:
-    """Run publish tasks (each publishing one table) concurrently; results in task order.
-
-    Every task runs to its end even when another fails, so no table is left mid-commit; the
-    first failure (in task order) is raised afterwards.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="floe-publish") as pool:
-        futures = [pool.submit(task) for task in tasks]
-    return [future.result() for future in futures]
 
 
 def _transaction(table: Any) -> Any:

@@ -19,7 +19,7 @@ import yaml
 
 from floe.artifacts import DbtTransform
 from floe.diagnostics import FloeError
-from floe.runtime.publish import publish, publish_many
+from floe.runtime.publish import Publisher, Staged, stage
 from floe_plugin_orchestrator_dagster.layers import model_layer
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def build_assets(project: DbtProject) -> Any:
 
 
 def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> Iterator[Any]:
-    from dagster import AssetCheckResult, Failure, MaterializeResult
+    from dagster import Failure, MaterializeResult
     from dbt.cli.main import dbtRunner
 
     floe = context.resources.floe
@@ -156,6 +156,33 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
     floe.observer.dbt_finished(results, project.nodes, project.layer)  # observability
     if not results and not result.success:
         raise Failure(description=f"dbt build failed: {_dbt_error(result)}")
+    check_results, failures = _checks_and_failures(results, project, key_of, checks)
+    yield from check_results
+    if failures or not result.success:
+        asset, message = failures[0] if failures else (None, _dbt_error(result))
+        raise Failure(description=message, metadata={"failed_asset": asset or "", "failures": len(failures)})
+
+    built = [item.node for item in results
+             if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
+             and key_of[item.node.unique_id] in context.selected_asset_keys]
+    to_publish = [node for node in built
+                  if node.resource_type == "model" and node.config.materialized in PUBLISHED]
+    published = _publish_models(floe, project, to_publish)
+    timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
+    for node in built:
+        metadata: dict[str, Any] = {"materialized": node.config.materialized,
+                                    "seconds": timing[node.unique_id]}
+        table = published.get(node.unique_id)
+        if table is not None:
+            metadata.update(table=table.table, rows=table.rows, snapshot_id=str(table.snapshot_id),
+                            mode=table.mode)
+        yield MaterializeResult(asset_key=key_of[node.unique_id], metadata=metadata)
+
+
+def _checks_and_failures(results: list[Any], project: DbtProject, key_of: dict[str, Any],
+                         checks: set[tuple[Any, str]]) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Asset check results for the dbt tests that ran, and every failure (model, message)."""
+    from dagster import AssetCheckResult
 
     check_results = []
     failures = []
@@ -175,51 +202,35 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
                                                       passed=passed, metadata={"dbt_status": status}))
         elif status in ("error", "runtime error", "fail"):
             failures.append((node.name, f"model '{node.name}' failed: {item.message or status}"))
-    yield from check_results
-    if failures or not result.success:
-        asset, message = failures[0] if failures else (None, _dbt_error(result))
-        raise Failure(description=message, metadata={"failed_asset": asset or "",
-                                                     "failures": len(failures)})
+    return check_results, failures
 
-    built = [item.node for item in results
-             if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
-             and key_of[item.node.unique_id] in context.selected_asset_keys]
-    to_publish = [node for node in built
-                  if node.resource_type == "model" and node.config.materialized in PUBLISHED]
+
+def _publish_models(floe: Any, project: DbtProject, nodes: list[Any]) -> dict[str, Any]:
+    """Publish the built table models: all staged first, then all committed.
+
+    A model whose table cannot take its new schema fails the run before any table changes.
+    """
+    publisher = Publisher()
     reader = floe.context.compute_reader()
     try:
-        published = _publish_models(floe, reader, project, to_publish)
+        for node in nodes:
+            publisher.submit(node.unique_id, lambda node=node: _stage_model(floe, reader, project, node))
+        results = publisher.commit()
+    except BaseException:
+        publisher.discard()
+        raise
     finally:
         reader.close()
-    timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
-    for node in built:
-        metadata: dict[str, Any] = {"materialized": node.config.materialized,
-                                    "seconds": timing[node.unique_id]}
-        table = published.get(node.unique_id)
-        if table is not None:
-            metadata.update(table=table.table, rows=table.rows, snapshot_id=str(table.snapshot_id),
-                            mode=table.mode)
-        yield MaterializeResult(asset_key=key_of[node.unique_id], metadata=metadata)
-
-
-def _publish_models(floe: Any, reader: Any, project: DbtProject, nodes: list[Any]) -> dict[str, Any]:
-    """Publish the built table models concurrently; a failure names its model."""
-    from dagster import Failure
-
-    def task(node: Any) -> Any:
-        try:
-            return _publish_model(floe, reader, project, node)
-        except FloeError as exc:
-            raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
-
-    results = publish_many([lambda node=node: task(node) for node in nodes])
-    for table in results:
+    for table in results.values():
         floe.tables.append(table)
         floe.progress(f"publish  {table.table:<36} {table.rows} rows, snapshot {table.snapshot_id}")
-    return {node.unique_id: table for node, table in zip(nodes, results)}
+    return results
 
 
-def _publish_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Any:
+def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Staged:
+    """Read a built model from the compute engine and stage it for its Iceberg table."""
+    from dagster import Failure
+
     catalog = floe.context.catalog
     namespace, name = project.layer(node.unique_id, node.name, node.fqn), node.name
     relation = (node.schema, node.alias or node.name)
@@ -241,9 +252,20 @@ def _publish_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> An
         else:
             offset = published
     data = reader.read(*relation, offset=offset)
-    table = publish(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
-    floe.observer.table_published(table, data.schema)  # observability
-    return table
+    try:
+        staged = stage(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
+    except FloeError as exc:
+        raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
+
+    def commit() -> Any:
+        try:
+            table = staged.commit()
+        except FloeError as exc:
+            raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
+        floe.observer.table_published(table, data.schema)  # observability
+        return table
+
+    return Staged(commit, staged.discard)
 
 
 def _published_rows(catalog: Any, namespace: str, name: str) -> int | None:
