@@ -111,7 +111,7 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> t
     import pyarrow.parquet as pq
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from floe.runtime.publish import publish, publish_many
+    from floe.runtime.publish import Publisher, stage
 
     parquet_dir = work / "parquet"
     parquet_dir.mkdir()
@@ -125,10 +125,12 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> t
     rounds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        # The way floe run publishes: every table of a run through floe's publishing pool.
-        publish_many([lambda name=name, table=table: publish(catalog, name.split("_")[0], name, table,
-                                                             asset=name)
-                      for name, table in tables.items()])
+        # The way floe run publishes: every table of a run staged, then all committed.
+        publisher = Publisher()
+        for name, table in tables.items():
+            publisher.submit(name, lambda name=name, table=table: stage(catalog, name.split("_")[0], name,
+                                                                        table, asset=name))
+        publisher.commit()
         rounds.append(time.perf_counter() - start)
     return parquet_seconds, rounds[1], rounds
 
