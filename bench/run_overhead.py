@@ -1,6 +1,6 @@
 """What `floe run` costs on top of dbt, and how fast tables reach Iceberg.
 
-Run: ``python bench/run_overhead.py [--models 50] [--rows 100000] [--runs 3]``
+Run: ``python bench/run_overhead.py [--models 50] [--rows 100000] [--runs 5]``
 
 Generates a dbt project of N models over R-row inputs (bronze models generate rows with
 DuckDB's ``range``; silver and gold models transform them), then prints, in one run:
@@ -139,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
         product = Path(tmp) / "bench"

@@ -9,7 +9,7 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from floe.diagnostics import FloeError
-from floe.runtime.publish import publish
+from floe.runtime.publish import Publisher, publish, stage
 from floe.runtime.snapshots import SNAPSHOTS_KEPT
 
 
@@ -124,3 +124,38 @@ def test_append_adds_rows_and_merge_upserts_on_the_unique_key(catalog):
 def test_unsigned_integers_are_widened_to_types_iceberg_has(catalog):
     publish(catalog, "gold", "t", pa.table({"n": pa.array([1, 2], pa.uint32())}), asset="t")
     assert [str(f.field_type) for f in catalog.load_table("gold.t").schema().fields] == ["long"]
+
+
+def test_a_table_that_cannot_take_its_schema_stops_every_table_of_the_run(catalog):
+    first = {name: publish(catalog, "gold", name, pa.table({"id": [1], "amount": [10]}), asset=name)
+             for name in ("a", "b")}
+    publisher = Publisher()
+    publisher.submit("a", lambda: stage(catalog, "gold", "a", pa.table({"id": [2], "amount": [20]}),
+                                        asset="a"))
+    publisher.submit("b", lambda: stage(catalog, "gold", "b", pa.table({"id": [2], "amount": ["x"]}),
+                                        asset="b"))
+    with pytest.raises(FloeError, match="model 'b'"):
+        publisher.commit()
+    for name in ("a", "b"):
+        table = catalog.load_table(f"gold.{name}")
+        assert table.current_snapshot().snapshot_id == first[name].snapshot_id
+        # What staging wrote for 'a' was deleted: one data file, the first run's.
+        location = Path(table.location().removeprefix("file://"))
+        assert len(list((location / "data").glob("*.parquet"))) == 1
+    assert rows(catalog, "gold.a") == [(1, 10)]
+
+
+def test_duckdbs_iceberg_reader_reads_what_floe_committed(catalog):
+    # floe writes manifests and manifest lists itself; a reader that is not pyiceberg must agree.
+    import duckdb
+    import duckdb_extensions
+
+    for run in range(SNAPSHOTS_KEPT + 2):
+        publish(catalog, "gold", "t", pa.table({"id": [run, run + 1], "name": ["a", "b"]}), asset="t")
+    publish(catalog, "gold", "t", pa.table({"id": [100], "name": ["z"]}), asset="t", mode="append")
+    table = catalog.load_table("gold.t")
+    with duckdb.connect() as con:
+        for extension in ("avro", "iceberg"):
+            duckdb_extensions.import_extension(extension, con=con)
+        read = con.sql(f"select id, name from iceberg_scan('{table.metadata_location}') order by id")
+        assert read.fetchall() == [(SNAPSHOTS_KEPT + 1, "a"), (SNAPSHOTS_KEPT + 2, "b"), (100, "z")]

@@ -91,11 +91,11 @@ def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
 
 
 class Publisher:
-    """Publishes a run's tables: each staged as soon as its data is ready, all committed at the end.
+    """Publishes a run's tables: all staged first, then all committed.
 
-    Staging (Parquet, manifests) runs on PUBLISH_THREADS threads while the build goes on;
-    :meth:`commit` waits for it and commits only if every table staged, so a failure anywhere
-    before the commit leaves every table as it was.
+    Staging (Parquet, manifests) runs on PUBLISH_THREADS threads; :meth:`commit` waits for it
+    and commits only if every table staged, so a failure before the commit (a schema Iceberg
+    cannot evolve, say) leaves every table as it was.
     """
 
     def __init__(self, threads: int = PUBLISH_THREADS):
@@ -107,9 +107,6 @@ class Publisher:
         """Stage one table (``prepare`` usually calls :func:`stage`); once per key."""
         if key not in self._staging:
             self._staging[key] = self._pool.submit(prepare)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._staging
 
     def commit(self) -> dict[str, TableResult]:
         """Commit every staged table; results in submission order.
