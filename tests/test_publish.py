@@ -159,3 +159,15 @@ def test_duckdbs_iceberg_reader_reads_what_floe_committed(catalog):
             duckdb_extensions.import_extension(extension, con=con)
         read = con.sql(f"select id, name from iceberg_scan('{table.metadata_location}') order by id")
         assert read.fetchall() == [(SNAPSHOTS_KEPT + 1, "a"), (SNAPSHOTS_KEPT + 2, "b"), (100, "z")]
+
+
+def test_a_format_version_1_table_made_elsewhere_takes_floes_snapshots(catalog):
+    catalog.create_namespace("gold")
+    catalog.create_table("gold.t", schema=pa.schema([("id", pa.int64())]), properties={"format-version": "1"})
+    for run in range(SNAPSHOTS_KEPT + 2):
+        publish(catalog, "gold", "t", pa.table({"id": [run]}), asset="t")
+    publish(catalog, "gold", "t", pa.table({"id": [99]}), asset="t", mode="append")
+    table = catalog.load_table("gold.t")
+    assert table.format_version == 1
+    assert rows(catalog, "gold.t") == [(SNAPSHOTS_KEPT + 1,), (99,)]
+    assert len(table.history()) == SNAPSHOTS_KEPT

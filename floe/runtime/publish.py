@@ -72,15 +72,12 @@ def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
         table = catalog.load_table(identifier)
     except NoSuchTableError:
         return Staged(lambda: _create(catalog, identifier, data, asset))
+    if table.format_version > 2:
+        raise FloeError(f"table {namespace}.{name} is in Iceberg format version {table.format_version}, "
+                        "which floe cannot write yet (pyiceberg writes versions 1 and 2); publish "
+                        "to a version 2 table, or drop this one and floe creates it")
     transaction = _transaction(table)
     changes = _evolve(transaction, table, data.schema, asset)
-    if transaction.table_metadata.format_version > 2:  # row lineage: pyiceberg's own producers
-        def commit_v3() -> TableResult:
-            with transaction:
-                (transaction.overwrite if mode == "overwrite" else transaction.append)(data)
-            return _result(table, identifier, asset, data, mode, changes)
-
-        return Staged(commit_v3)
     staged = snapshots.stage(transaction, table.io, data, replace=mode == "overwrite")
 
     def commit() -> TableResult:

@@ -14,8 +14,8 @@ writes the snapshot itself:
   table has existed.
 
 Everything goes through a pyiceberg ``Transaction``, so the catalog (SQLite, REST/Polaris)
-checks the same requirements as for pyiceberg's own commits. Tables in format version 3 (row
-lineage) are left to pyiceberg's producers.
+checks the same requirements as for pyiceberg's own commits. Format versions 1 and 2 are
+written (pyiceberg cannot write version 3 yet).
 """
 
 from __future__ import annotations
