@@ -31,6 +31,7 @@ from conftest import EXAMPLE, FIXTURES, ROOT, floe_subprocess, prime_dbt_cache
 from floe.artifacts import Observability, ProductInfo
 from floe.observability import FLUSH_DEADLINE, NULL_OBSERVER, RunObserver, observe_run
 from floe.observability.runs import record_run
+from floe.observability.sender import FileSender
 from floe.runtime import RunOutcome, TableResult
 
 #: The OpenLineage RunEvent essentials floe must satisfy; the copy in fixtures/ keeps the suite
@@ -329,6 +330,22 @@ def test_lineage_goes_to_floe_lineage_events_jsonl_when_no_endpoint_is_set(tmp_p
     simulate(observer)
     lines = (tmp_path / "lineage" / "events.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == seen["events"]
+
+
+def test_the_local_events_file_is_set_aside_when_it_grows_past_its_bound(tmp_path):
+    path = tmp_path / "lineage" / "events.jsonl"
+    for run in range(3):
+        sender = FileSender(path, "lineage events", max_bytes=200)
+        for event in range(4):
+            sender.send({"run": run, "event": event, "padding": "x" * 20})
+        sender.close(deadline=time.monotonic() + 1)
+        assert sender.warning() is None
+    # Every run's events pass 200 bytes, so each run's file is set aside at once: .1 holds the
+    # latest run's events, older ones are gone, and never more than two files exist.
+    assert not path.exists()
+    kept = [json.loads(line) for line in path.with_name("events.jsonl.1").read_text().splitlines()]
+    assert [(e["run"], e["event"]) for e in kept] == [(2, n) for n in range(4)]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["events.jsonl.1"]
 
 
 # -- switches -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import queue
 import socket
 import threading
@@ -24,6 +25,8 @@ from typing import Any
 REQUEST_TIMEOUT = 1.0
 #: Payloads waiting to be sent; more are dropped (and counted) rather than held in memory.
 QUEUE_SIZE = 10_000
+#: Size at which a local events file is set aside as ``<name>.1`` (see :class:`FileSender`).
+FILE_MAX_BYTES = 50 * 1024 * 1024
 _STOP = object()
 
 
@@ -144,11 +147,17 @@ def _reason(exc: Exception, timeout: float) -> str:
 
 
 class FileSender:
-    """Appends JSON payloads to a JSON Lines file when the run ends (one write per run)."""
+    """Appends JSON payloads to a JSON Lines file when the run ends (one write per run).
 
-    def __init__(self, path: Path, what: str):
+    The file does not grow without end: once it passes ``max_bytes`` it becomes ``<name>.1``
+    (replacing the previous one) and the next run starts a new file, so at most about twice
+    ``max_bytes`` stay on disk.
+    """
+
+    def __init__(self, path: Path, what: str, max_bytes: int = FILE_MAX_BYTES):
         self.path = path
         self.what = what
+        self.max_bytes = max_bytes
         self.failure: str | None = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
@@ -169,6 +178,9 @@ class FileSender:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
+                full = fh.tell() > self.max_bytes
+            if full:
+                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
         except OSError as exc:
             self.failure = exc.strerror or str(exc)
 
