@@ -207,6 +207,36 @@ def test_a_second_concurrent_run_is_refused(product):
     assert "another floe run of this product is in progress (pid 4242)" in result.stderr
 
 
+UI_RUN = """\
+from dagster import AssetKey
+from floe_plugin_orchestrator_dagster import FloeDefinitions
+
+defs = FloeDefinitions.from_compiled_artifacts(".floe/compiled_artifacts.json")
+job = defs.get_implicit_global_asset_job_def()
+result = job.execute_in_process(asset_selection=[AssetKey("top_countries")])
+print("success" if result.success else "failed")
+"""
+
+
+def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_in_progress(product):
+    # What `floe dev`'s run worker does: definitions from the artifacts, one asset materialized.
+    before = snapshots(product)["gold.top_countries"]
+    env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    with open(product / ".floe" / "run.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a `floe run` in progress
+        ui_run = subprocess.Popen([sys.executable, "-c", UI_RUN], cwd=product, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(8)  # time enough to load Dagster and reach the step
+            assert ui_run.poll() is None, ui_run.communicate()
+            assert snapshots(product)["gold.top_countries"] == before
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    out, err = ui_run.communicate(timeout=120)
+    assert ui_run.returncode == 0 and out.strip().endswith("success"), err[-3000:]
+    assert snapshots(product)["gold.top_countries"] != before
+
+
 def test_the_same_floe_yaml_runs_against_two_platforms_each_writing_its_own_catalog(tmp_path):
     product = tmp_path / "portable"
     scaffold(product, name="portable")

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from floe.artifacts import CompiledArtifacts, ResolvedSection
 from floe.plugins.manager import Plugin, PluginRegistry
 from floe.runtime.dbt_env import DbtSecrets
+from floe.runtime.lock import run_lock
 from floe.runtime.secrets import SecretValue, as_ref, missing_secret
 from floe.schema.types import SecretRef
 
@@ -24,14 +25,30 @@ class RunContext:
     """
 
     def __init__(self, artifacts: CompiledArtifacts, product_dir: Path,
-                 registry: PluginRegistry | None = None):
+                 registry: PluginRegistry | None = None, holds_run_lock: bool = False):
         self.artifacts = artifacts
+        #: True when ``floe run`` holds the product's run lock for the whole run.
+        self.holds_run_lock = holds_run_lock
         self.product_dir = Path(product_dir).resolve()
         self.registry = registry or PluginRegistry()
         self._secrets: dict[SecretRef, tuple[SecretValue, str]] = {}
         self._providers: dict[str, Any] = {}
         self._providers_lock = threading.Lock()
         self._dbt_secrets = DbtSecrets(self.secret)
+
+    @contextlib.contextmanager
+    def run_step(self) -> Iterator[None]:
+        """Hold the product's run lock while one step writes tables, unless the run holds it.
+
+        ``floe run`` holds the lock for the whole run. A run the Dagster UI launches (``floe
+        dev``) does not; its steps take the lock each, waiting for a ``floe run`` in progress
+        rather than writing the same tables beside it.
+        """
+        if self.holds_run_lock:
+            yield
+            return
+        with run_lock(self.state_dir, wait=True):
+            yield
 
     @property
     def state_dir(self) -> Path:

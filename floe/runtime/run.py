@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import os
 import signal
@@ -14,6 +13,7 @@ from floe.diagnostics import FloeError
 from floe.observability.runs import record_run
 from floe.plugins.manager import PluginRegistry
 from floe.runtime.context import RunContext
+from floe.runtime.lock import run_lock
 from floe.runtime.outcome import RunOutcome, RunRequest
 
 #: Keeps dbt and Dagster from phoning home; set before either is imported.
@@ -40,7 +40,7 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
         if artifacts.orchestrator is None:
             raise FloeError("no orchestrator plugin is installed; floe run needs one: "
                             "pip install floe-plugin-orchestrator-dagster")
-        context = RunContext(artifacts, product_dir, registry)
+        context = RunContext(artifacts, product_dir, registry, holds_run_lock=True)
         # Connect before anything is built: a catalog that is unreachable or refuses the
         # credentials fails the run here, before dbt starts, with nothing written.
         context.catalog  # noqa: B018 - the property connects
@@ -52,35 +52,6 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
                                         request=request)
         record_run(context.state_dir, artifacts.product.name, outcome)  # for `floe runs`
         return outcome
-
-
-@contextlib.contextmanager
-def run_lock(state_dir: Path) -> Iterator[None]:
-    """Hold ``.floe/run.lock`` for the run; refuse at once when another run holds it.
-
-    The lock is an ``flock``: the kernel releases it when the holder exits, however it exits,
-    so a killed run never leaves a stale lock behind.
-    """
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "run.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise FloeError(f"another floe run of this product is in progress (pid {holder}); "
-                            "wait for it to finish and run again") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

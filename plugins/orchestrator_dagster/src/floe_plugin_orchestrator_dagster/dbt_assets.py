@@ -111,8 +111,9 @@ def build_assets(project: DbtProject) -> Any:
                     exclude=transform.exclude or "", name=f"dbt_{transform.name}",
                     dagster_dbt_translator=translator, required_resource_keys={"floe"})
         def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
+            floe = context.resources.floe
             # observability: a span and lineage for the step and each node (floe.observability)
-            with context.resources.floe.observer.dbt_build(transform.name, context.run_id):
+            with floe.context.run_step(), floe.observer.dbt_build(transform.name, context.run_id):
                 yield from _build_and_publish(context, project, translator)
 
     return transform_assets
