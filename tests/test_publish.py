@@ -171,3 +171,17 @@ def test_a_format_version_1_table_made_elsewhere_takes_floes_snapshots(catalog):
     assert table.format_version == 1
     assert rows(catalog, "gold.t") == [(SNAPSHOTS_KEPT + 1,), (99,)]
     assert len(table.history()) == SNAPSHOTS_KEPT
+
+
+def test_nested_columns_round_trip_with_ids_on_every_child(catalog):
+    data = pa.table({"id": [1, 2], "tags": [["a", "b"], []],
+                     "address": [{"city": "x", "zip": 1}, {"city": "y", "zip": None}],
+                     "attrs": pa.array([[("k", 1)], []], pa.map_(pa.string(), pa.int64()))})
+    publish(catalog, "gold", "t", data, asset="t")
+    publish(catalog, "gold", "t", data, asset="t")
+    table = catalog.load_table("gold.t")
+    with table.update_schema() as update:  # readers must match the children by id, not name
+        update.rename_column("address.city", "town")
+    read = sorted(table.refresh().scan().to_arrow().to_pylist(), key=lambda row: row["id"])
+    assert read[0] == {"id": 1, "tags": ["a", "b"], "address": {"town": "x", "zip": 1}, "attrs": [("k", 1)]}
+    assert read[1]["address"] == {"town": "y", "zip": None} and read[1]["tags"] == []
