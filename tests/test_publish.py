@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
@@ -185,3 +186,28 @@ def test_nested_columns_round_trip_with_ids_on_every_child(catalog):
     read = sorted(table.refresh().scan().to_arrow().to_pylist(), key=lambda row: row["id"])
     assert read[0] == {"id": 1, "tags": ["a", "b"], "address": {"town": "x", "zip": 1}, "attrs": [("k", 1)]}
     assert read[1]["address"] == {"town": "y", "zip": None} and read[1]["tags"] == []
+
+
+def test_staging_reads_new_tables_at_commit_and_keeps_no_rows_of_staged_ones(catalog):
+    publish(catalog, "gold", "old", pa.table({"id": [1]}), asset="old")
+    reads = []
+
+    def rows(name, values):
+        def read():
+            reads.append(name)
+            table = pa.table({"id": values})
+            kept.append(weakref.ref(table))
+            return table
+        return read
+
+    kept = []
+    publisher = Publisher()
+    publisher.submit("old", lambda: stage(catalog, "gold", "old", rows("old", [2, 3]), asset="old"))
+    publisher.submit("new", lambda: stage(catalog, "gold", "new", rows("new", [4]), asset="new"))
+    staged = publisher._wait()  # noqa: SLF001 - the state between staging and commit
+    # The existing table was read and written to files, and its rows were let go; the new
+    # table is read only when it is created, at commit.
+    assert reads == ["old"] and kept[0]() is None
+    results = publisher.commit()
+    assert reads == ["old", "new"] and set(staged) == set(results) == {"old", "new"}
+    assert results["new"].mode == "create" and results["old"].rows == 2

@@ -38,13 +38,17 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
 class Staged:
     """One table's publish, done up to its commit."""
 
-    def __init__(self, commit: Callable[[], TableResult], discard: Callable[[], None] = lambda: None):
+    def __init__(self, commit: Callable[[], tuple[TableResult, Any]],
+                 discard: Callable[[], None] = lambda: None):
         self._commit = commit
         self._discard = discard
+        #: The Arrow schema of the data, once it has been read.
+        self.schema: Any = None
 
     def commit(self) -> TableResult:
         """Commit the table's new snapshot (or, for a new table or a merge, do all of it now)."""
-        return self._commit()
+        result, self.schema = self._commit()
+        return result
 
     def discard(self) -> None:
         """Delete what staging wrote; the table is as it was."""
@@ -53,36 +57,44 @@ class Staged:
 
 def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
           mode: str = "overwrite", unique_key: list[str] | None = None) -> Staged:
-    """Everything of :func:`publish` but the commit, for a table that exists.
+    """Everything of :func:`publish` but the commit.
 
-    The data files, manifest and manifest list are written and the snapshot (with any schema
-    change) is staged, so the table changes only when :meth:`Staged.commit` is called. A table
-    that does not exist yet, or a merge, is written whole by ``commit()``: creating the table
-    or upserting into it would change the catalog before then.
+    For a table that exists, the data files, manifest and manifest list are written and the
+    snapshot (with any schema change) is staged, so the table changes only when
+    :meth:`Staged.commit` is called, and the rows are not kept in memory meanwhile. A table that
+    does not exist yet, or a merge, is written whole by ``commit()``: creating the table or
+    upserting into it would change the catalog before then.
 
+    :param data: a ``pyarrow.Table``, or a function returning one; a function is called when
+        the rows are needed, so a run's new tables are read one at a time, at commit.
     :raises FloeError: when the schema changed in a way Iceberg cannot evolve.
     """
     from pyiceberg.exceptions import NoSuchTableError
 
-    data = _iceberg_compatible(data)
+    def read() -> Any:
+        return _iceberg_compatible(data() if callable(data) else data)
+
     identifier = (namespace, name)
     if mode == "merge" and unique_key:
-        return Staged(lambda: _merge(catalog, identifier, data, asset, list(unique_key)))
+        return Staged(lambda: _merge(catalog, identifier, read(), asset, list(unique_key)))
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
-        return Staged(lambda: _create(catalog, identifier, data, asset))
+        return Staged(lambda: _create(catalog, identifier, read(), asset))
     if table.format_version > 2:
         raise FloeError(f"table {namespace}.{name} is in Iceberg format version {table.format_version}, "
                         "which floe cannot write yet (pyiceberg writes versions 1 and 2); publish "
                         "to a version 2 table, or drop this one and floe creates it")
+    rows = read()
     transaction = _transaction(table)
-    changes = _evolve(transaction, table, data.schema, asset)
-    staged = snapshots.stage(transaction, table.io, data, replace=mode == "overwrite")
+    changes = _evolve(transaction, table, rows.schema, asset)
+    staged = snapshots.stage(transaction, table.io, rows, replace=mode == "overwrite")
+    # The rows are in files now: what the commit needs is their count and schema, not them.
+    count, schema = rows.num_rows, rows.schema
 
-    def commit() -> TableResult:
+    def commit() -> tuple[TableResult, Any]:
         _commit(transaction, table, staged)
-        return _result(table, identifier, asset, data, mode, changes)
+        return _result(table, identifier, asset, count, mode, changes), schema
 
     return Staged(commit, lambda: snapshots.delete_files(table.io, staged.written))
 
@@ -156,7 +168,7 @@ class Publisher:
         return staged
 
 
-def _create(catalog: Any, identifier: tuple[str, str], data: Any, asset: str) -> TableResult:
+def _create(catalog: Any, identifier: tuple[str, str], data: Any, asset: str) -> tuple[TableResult, Any]:
     with _NAMESPACE_LOCK:
         # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
         # racing on a new namespace would hit its UNIQUE constraint.
@@ -164,11 +176,11 @@ def _create(catalog: Any, identifier: tuple[str, str], data: Any, asset: str) ->
     table = catalog.create_table(identifier, schema=data.schema, properties=snapshots.TABLE_PROPERTIES)
     transaction = _transaction(table)
     _commit(transaction, table, snapshots.stage(transaction, table.io, data, replace=True))
-    return _result(table, identifier, asset, data, "create", ())
+    return _result(table, identifier, asset, data.num_rows, "create", ()), data.schema
 
 
 def _merge(catalog: Any, identifier: tuple[str, str], data: Any, asset: str,
-           unique_key: list[str]) -> TableResult:
+           unique_key: list[str]) -> tuple[TableResult, Any]:
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
@@ -177,13 +189,13 @@ def _merge(catalog: Any, identifier: tuple[str, str], data: Any, asset: str,
         return _create(catalog, identifier, data, asset)
     changes = _evolve_now(table, data.schema, asset)
     table.upsert(data, join_cols=unique_key)
-    return _result(table, identifier, asset, data, "merge", changes)
+    return _result(table, identifier, asset, data.num_rows, "merge", changes), data.schema
 
 
-def _result(table: Any, identifier: tuple[str, str], asset: str, data: Any, mode: str,
+def _result(table: Any, identifier: tuple[str, str], asset: str, rows: int, mode: str,
             changes: tuple[str, ...]) -> TableResult:
     snapshot = table.current_snapshot()
-    return TableResult(asset=asset, table=".".join(identifier), rows=data.num_rows,
+    return TableResult(asset=asset, table=".".join(identifier), rows=rows,
                        snapshot_id=snapshot.snapshot_id if snapshot else 0, mode=mode,
                        schema_changes=changes)
 

@@ -252,19 +252,19 @@ def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Stag
             mode = "overwrite"  # first publish, or the model was rebuilt: take it whole
         else:
             offset = published
-    data = reader.read(*relation, offset=offset)
     try:
-        staged = stage(catalog, namespace, name, data, asset=node.name, mode=mode, unique_key=keys)
+        staged = stage(catalog, namespace, name, lambda: reader.read(*relation, offset=offset),
+                       asset=node.name, mode=mode, unique_key=keys)
     except FloeError as exc:
         raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
 
-    def commit() -> Any:
+    def commit() -> tuple[Any, Any]:
         try:
             table = staged.commit()
         except FloeError as exc:
             raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
-        floe.observer.table_published(table, data.schema)  # observability
-        return table
+        floe.observer.table_published(table, staged.schema)  # observability
+        return table, staged.schema
 
     return Staged(commit, staged.discard)
 
