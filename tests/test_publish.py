@@ -122,6 +122,22 @@ def test_append_adds_rows_and_merge_upserts_on_the_unique_key(catalog):
     assert rows(catalog, "gold.t") == [(1, "a"), (2, "B"), (3, "c"), (4, "d")]
 
 
+def test_merges_keep_the_history_bounded_too(catalog):
+    publish(catalog, "gold", "t", pa.table({"id": [1, 2], "v": ["a", "b"]}), asset="t")
+    for run in range(SNAPSHOTS_KEPT + 2):
+        publish(catalog, "gold", "t", pa.table({"id": [2, 10 + run], "v": [f"b{run}", "n"]}), asset="t",
+                mode="merge", unique_key=["id"])
+    table = catalog.load_table("gold.t")
+    assert len(table.history()) == SNAPSHOTS_KEPT
+    assert rows(catalog, "gold.t")[:2] == [(1, "a"), (2, f"b{SNAPSHOTS_KEPT + 1}")]
+    assert len(rows(catalog, "gold.t")) == 2 + SNAPSHOTS_KEPT + 2
+    # Only files some kept snapshot still uses stay on disk.
+    live = {task.file.file_path.removeprefix("file://") for snapshot in table.snapshots()
+            for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files()}
+    location = Path(table.location().removeprefix("file://"))
+    assert {str(p) for p in (location / "data").glob("*.parquet")} == live
+
+
 def test_unsigned_integers_are_widened_to_types_iceberg_has(catalog):
     publish(catalog, "gold", "t", pa.table({"n": pa.array([1, 2], pa.uint32())}), asset="t")
     assert [str(f.field_type) for f in catalog.load_table("gold.t").schema().fields] == ["long"]

@@ -189,6 +189,7 @@ def _merge(catalog: Any, identifier: tuple[str, str], data: Any, asset: str,
         return _create(catalog, identifier, data, asset)
     changes = _evolve_now(table, data.schema, asset)
     table.upsert(data, join_cols=unique_key)
+    snapshots.trim_history(table)
     return _result(table, identifier, asset, data.num_rows, "merge", changes), data.schema
 
 

@@ -220,6 +220,16 @@ def _expire(transaction: Any) -> list[Any]:
     return expired
 
 
+def trim_history(table: Any) -> None:
+    """Expire the snapshots beyond SNAPSHOTS_KEPT in a commit of their own, then delete the
+    files only they used: for tables whose last snapshot pyiceberg wrote (a merge)."""
+    transaction = table.transaction()
+    expired = _expire(transaction)
+    if expired:
+        transaction.commit_transaction()
+        delete_files(table.io, unreferenced_files(table.metadata, expired, table.io))
+
+
 def _age(snapshot: Any) -> tuple[int, int]:
     # Sequence numbers order a v2 table's history even across writers whose clocks disagree;
     # v1 tables have none, so their timestamps decide.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 #: The Dagster home floe manages: no run phones home, and events go to the SQLite event log
 #: Dagster would use, through a storage class that keeps its connections open.
 INSTANCE_YAML = """\
+# Written by floe for this product's Dagster home (floe run, floe dev); floe rewrites it.
 telemetry:
   enabled: false
 event_log_storage:

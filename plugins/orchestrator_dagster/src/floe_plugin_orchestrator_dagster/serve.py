@@ -22,7 +22,7 @@ defs = FloeDefinitions.from_compiled_artifacts({artifacts!r}, product_dir={produ
 def serve(config: dict, context: RunContext, host: str, port: int) -> int:
     """Run ``dagster dev`` with the product's Dagster home, so it shows ``floe run``'s history."""
     home = context.path(config.get("run_storage", ".floe/dagster"))
-    with instance(context, config):  # writes dagster.yaml (telemetry off) on first use
+    with instance(context, config):  # writes dagster.yaml (telemetry off, floe's event log)
         pass
     location = home / "code_location.py"
     location.write_text(CODE_LOCATION.format(
