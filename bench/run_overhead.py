@@ -8,9 +8,9 @@ DuckDB's ``range``; silver and gold models transform them), then prints, in one 
 (a) ``floe run`` wall time ÷ plain ``dbt build`` wall time on the same project and DuckDB,
     both as subprocesses in this process tree, medians of ``--runs``          (goal ≤ 1.5)
 (b) Iceberg publish throughput ÷ ``pyarrow.parquet.write_table`` throughput for the same
-    Arrow tables                                                               (goal ≥ 0.5)
-(c) publish time of the 20th publish of every table ÷ the 1st: the cost must not grow with
-    snapshot history                                                           (goal ≤ 1.1)
+    Arrow tables, once the table history is at its bound (runs 11-20)          (goal ≥ 0.5)
+(c) publish time of the 20th publish of every table ÷ the 1st (median of two series on fresh
+    catalogs): the cost must not grow with snapshot history                    (goal ≤ 1.1)
 """
 
 from __future__ import annotations
@@ -107,32 +107,41 @@ def model_tables(product: Path) -> dict[str, object]:
         return {name: con.table(name).to_arrow_table() for name in names}
 
 
-def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20) -> tuple[float, float, list[float]]:
+def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20,
+                  series: int = 2) -> tuple[float, list[list[float]]]:
+    """Median time of writing every table with pyarrow, and ``series`` runs of ``repeats``
+    publishes of every table, each run on a fresh catalog."""
     import pyarrow.parquet as pq
-    from pyiceberg.catalog.sql import SqlCatalog
 
+    from floe.builtin.catalog_sqlite import embedded_catalog
     from floe.runtime.publish import Publisher, stage
 
-    parquet_dir = work / "parquet"
-    parquet_dir.mkdir()
-    start = time.perf_counter()
-    for name, table in tables.items():
-        pq.write_table(table, parquet_dir / f"{name}.parquet")
-    parquet_seconds = time.perf_counter() - start
-    (work / "warehouse").mkdir()
-    catalog = SqlCatalog("bench", uri=f"sqlite:///{work / 'catalog.db'}",
-                         warehouse=(work / "warehouse").as_uri())
-    rounds = []
-    for _ in range(repeats):
+    passes = []
+    for attempt in range(3):
+        parquet_dir = work / f"parquet-{attempt}"
+        parquet_dir.mkdir()
         start = time.perf_counter()
-        # The way floe run publishes: every table of a run staged, then all committed.
-        publisher = Publisher()
         for name, table in tables.items():
-            publisher.submit(name, lambda name=name, table=table: stage(catalog, name.split("_")[0], name,
-                                                                        table, asset=name))
-        publisher.commit()
-        rounds.append(time.perf_counter() - start)
-    return parquet_seconds, rounds[1], rounds
+            pq.write_table(table, parquet_dir / f"{name}.parquet")
+        passes.append(time.perf_counter() - start)
+    all_rounds = []
+    for number in range(series):
+        (work / f"warehouse-{number}").mkdir()
+        # The catalog floe run uses on the embedded default.
+        catalog = embedded_catalog("bench", uri=f"sqlite:///{work / f'catalog-{number}.db'}",
+                                   warehouse=(work / f"warehouse-{number}").as_uri())
+        rounds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            # As floe run publishes: every table of a run staged, then all committed.
+            publisher = Publisher()
+            for name, table in tables.items():
+                publisher.submit(name, lambda name=name, table=table: stage(
+                    catalog, name.split("_")[0], name, table, asset=name))
+            publisher.commit()
+            rounds.append(time.perf_counter() - start)
+        all_rounds.append(rounds)
+    return statistics.median(passes), all_rounds
 
 
 def main() -> None:
@@ -153,17 +162,27 @@ def main() -> None:
         print(f"    ratio {ratio:.2f}   goal <= 1.5   {'PASS' if ratio <= 1.5 else 'MISS'}")
         tables = model_tables(product)
         megabytes = sum(t.nbytes for t in tables.values()) / 1e6
-        parquet_s, publish_s, rounds = bench_publish(tables, Path(tmp))
-        throughput = parquet_s / publish_s
+        from floe.runtime.snapshots import SNAPSHOTS_KEPT
+
+        parquet_s, series = bench_publish(tables, Path(tmp))
+        # Publishing once the history is at its bound (runs 11-20) is what a product that runs
+        # every day sees; the first overwrite is shown beside it.
+        first_overwrite = statistics.median(rounds[1] for rounds in series)
+        steady = statistics.median(x for rounds in series for x in rounds[SNAPSHOTS_KEPT:])
+        throughput = parquet_s / steady
         print(f"(b) {len(tables)} tables, {megabytes:.0f} MB of Arrow data")
-        print(f"    pyarrow.parquet.write_table  {parquet_s:6.2f} s  ({megabytes / parquet_s:6.1f} MB/s)")
-        print(f"    floe publish (overwrite)     {publish_s:6.2f} s  ({megabytes / publish_s:6.1f} MB/s, "
-              "as floe run does it: 2 threads)")
-        print(f"    ratio {throughput:.2f}   goal >= 0.5   {'PASS' if throughput >= 0.5 else 'MISS'}")
-        growth = rounds[-1] / rounds[0]
-        print(f"(c) publish of every table: 1st (creates) {rounds[0]:.2f} s, 2nd (first overwrite) "
-              f"{rounds[1]:.2f} s, 20th {rounds[-1]:.2f} s; 20th/2nd {rounds[-1] / rounds[1]:.2f}")
-        print(f"    ratio 20th/1st {growth:.2f}   goal <= 1.1   {'PASS' if growth <= 1.1 else 'MISS'}")
+        print(f"    pyarrow.parquet.write_table  {parquet_s:6.2f} s  ({megabytes / parquet_s:6.1f} MB/s, median of 3)")
+        print(f"    floe publish, 2nd run        {first_overwrite:6.2f} s  ({megabytes / first_overwrite:6.1f} MB/s)")
+        print(f"    floe publish, runs 11-20     {steady:6.2f} s  ({megabytes / steady:6.1f} MB/s, history at its "
+              f"bound of {SNAPSHOTS_KEPT} snapshots; 2 threads, as floe run)")
+        print(f"    ratio {throughput:.2f} (2nd run: {parquet_s / first_overwrite:.2f})   goal >= 0.5   "
+              f"{'PASS' if throughput >= 0.5 else 'MISS'}")
+        growth = statistics.median(rounds[-1] / rounds[0] for rounds in series)
+        for number, rounds in enumerate(series, 1):
+            print(f"(c) series {number}: 1st publish (creates) {rounds[0]:.2f} s, 2nd {rounds[1]:.2f} s, "
+                  f"20th {rounds[-1]:.2f} s")
+        print(f"    ratio 20th/1st {growth:.2f} (median of {len(series)} series)   goal <= 1.1   "
+              f"{'PASS' if growth <= 1.1 else 'MISS'}")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,20 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
+from floe.builtin.catalog_sqlite import embedded_catalog
 from floe.diagnostics import FloeError
 from floe.runtime.publish import Publisher, publish, stage
 from floe.runtime.snapshots import SNAPSHOTS_KEPT
 
 
-@pytest.fixture
-def catalog(tmp_path):
+@pytest.fixture(params=["pyiceberg", "embedded"])
+def catalog(request, tmp_path):
+    """pyiceberg's SqlCatalog, and floe's embedded catalog (which commits on the caller's copy
+    of the metadata): publishing must behave the same on both."""
     (tmp_path / "warehouse").mkdir()
-    return SqlCatalog("test", uri=f"sqlite:///{tmp_path / 'catalog.db'}",
-                      warehouse=(tmp_path / "warehouse").as_uri())
+    make = SqlCatalog if request.param == "pyiceberg" else embedded_catalog
+    return make("test", uri=f"sqlite:///{tmp_path / 'catalog.db'}",
+                warehouse=(tmp_path / "warehouse").as_uri())
 
 
 def rows(catalog, name):

@@ -223,10 +223,12 @@ def _transaction(table: Any) -> Any:
 
     pyiceberg's ``Transaction.table_metadata`` re-applies every staged update to a deep copy of
     the table's metadata on each access, and one overwrite reads it ~30 times; that copying was
-    most of a publish's cost and grew with the snapshot history.
+    most of a publish's cost and grew with the snapshot history. Here the updates are applied
+    once per change, and without the final deep copy: each update already returns a new
+    metadata object, and staging only reads it. The catalog's commit applies them for real.
     """
     from pyiceberg.table import Transaction
-    from pyiceberg.table.update import update_table_metadata
+    from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
 
     class CachedTransaction(Transaction):
         _staged_for: Any = None
@@ -236,8 +238,10 @@ def _transaction(table: Any) -> Any:
         def table_metadata(self) -> Any:
             # _updates is an immutable tuple replaced on every change: its identity is the key.
             if self._staged_for is not self._updates:
-                self._staged = update_table_metadata(self._table.metadata, self._updates)
-                self._staged_for = self._updates
+                context, metadata = _TableMetadataUpdateContext(), self._table.metadata
+                for update in self._updates:
+                    metadata = _apply_table_update(update, metadata, context)
+                self._staged, self._staged_for = metadata, self._updates
             return self._staged
 
     return CachedTransaction(table)
