@@ -214,11 +214,11 @@ from floe_plugin_orchestrator_dagster import FloeDefinitions
 defs = FloeDefinitions.from_compiled_artifacts(".floe/compiled_artifacts.json")
 job = defs.get_implicit_global_asset_job_def()
 result = job.execute_in_process(asset_selection=[AssetKey("top_countries")])
-print("success" if result.success else "failed")
+print(result.run_id, "success" if result.success else "failed")
 """
 
 
-def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_in_progress(product):
+def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_and_is_observed(product):
     # What `floe dev`'s run worker does: definitions from the artifacts, one asset materialized.
     before = snapshots(product)["gold.top_countries"]
     env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
@@ -235,6 +235,15 @@ def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_in_progress(product)
     out, err = ui_run.communicate(timeout=120)
     assert ui_run.returncode == 0 and out.strip().endswith("success"), err[-3000:]
     assert snapshots(product)["gold.top_countries"] != before
+    # Observed like a floe run: lineage under the Dagster run's id (no endpoint set: the file).
+    run_id = out.split()[-2]
+    events = [json.loads(line) for line in
+              (product / ".floe" / "lineage" / "events.jsonl").read_text().splitlines()]
+    mine = [(e["eventType"], e["job"]["name"]) for e in events
+            if e["run"]["runId"] == run_id
+            or e["run"].get("facets", {}).get("parent", {}).get("run", {}).get("runId") == run_id]
+    assert ("START", "shop") in mine and ("COMPLETE", "shop") in mine
+    assert ("COMPLETE", "shop.top_countries") in mine
 
 
 def test_the_same_floe_yaml_runs_against_two_platforms_each_writing_its_own_catalog(tmp_path):

@@ -113,7 +113,7 @@ def build_assets(project: DbtProject) -> Any:
         def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
             floe = context.resources.floe
             # observability: a span and lineage for the step and each node (floe.observability)
-            with floe.context.run_step(), floe.observer.dbt_build(transform.name, context.run_id):
+            with floe.step(), floe.observer.dbt_build(transform.name, context.run_id):
                 yield from _build_and_publish(context, project, translator)
 
     return transform_assets

@@ -73,7 +73,7 @@ def build_asset(spec: AssetSpec) -> Any:
     def python_asset(context):  # noqa: ANN001 - Dagster resolves this annotation itself
         floe = context.resources.floe
         # observability: a span and START/COMPLETE/FAIL lineage around the user's function
-        with floe.context.run_step(), \
+        with floe.step(), \
                 floe.observer.python_asset(spec.name, context.run_id, layer=spec.layer, deps=spec.deps):
             catalog = FloeCatalog(floe.context.catalog)
             result = spec.fn(**{name: catalog for name in catalog_params})

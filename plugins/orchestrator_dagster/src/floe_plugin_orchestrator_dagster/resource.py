@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import TYPE_CHECKING, Iterator
 
-from floe.observability import NULL_OBSERVER
+from floe.observability import NULL_OBSERVER, observe_run
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext, RunRequest, TableResult
@@ -23,6 +24,26 @@ class FloeRun:
         self.tables: list["TableResult"] = []
         #: Traces and lineage of the run (:mod:`floe.observability`); ``floe run`` sets it.
         self.observer = NULL_OBSERVER
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """Around each step that writes tables: the product's run lock, and an observer.
+
+        ``floe run`` holds the lock and observes the whole run. A run the Dagster UI launches
+        (``floe dev``) has neither, so each of its steps takes the lock (waiting for a ``floe
+        run`` in progress) and is observed on its own: traces and lineage as for ``floe run``,
+        under the Dagster run's id, one run span per step.
+        """
+        with self.context.run_step():
+            if self.observer is not NULL_OBSERVER or self.context.holds_run_lock:
+                yield
+                return
+            with observe_run(self.context) as observer:
+                self.observer = observer
+                try:
+                    yield
+                finally:
+                    self.observer = NULL_OBSERVER
 
     def progress(self, line: str) -> None:
         """Report one step to whoever started the run."""
