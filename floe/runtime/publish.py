@@ -123,9 +123,9 @@ class Publisher:
         :raises: the first staging failure, with nothing committed; else the first commit
             failure, after every other table committed (tables are independent).
         """
-        staged = self._wait()
-        self._finished = True
         try:
+            staged = self._wait()  # a staging failure discards what staged, and is raised
+            self._finished = True
             commits = {key: self._pool.submit(item.commit) for key, item in staged.items()}
             results, failure = {}, None
             for key, future in commits.items():
@@ -137,6 +137,7 @@ class Publisher:
                 raise failure
             return results
         finally:
+            self._finished = True
             self._pool.shutdown()
 
     def discard(self) -> None:
