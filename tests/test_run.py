@@ -218,6 +218,18 @@ print(result.run_id, "success" if result.success else "failed")
 """
 
 
+def wait_for_a_blocked_flock(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the kernel lists a process waiting for the flock on ``path`` (``/proc/locks``)."""
+    inode = f":{os.stat(path).st_ino} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()  # it must wait, not finish
+        if any("->" in line and inode in line for line in Path("/proc/locks").read_text().splitlines()):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"nothing waited for {path} within {timeout} s")
+
+
 def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_and_is_observed(product):
     # What `floe dev`'s run worker does: definitions from the artifacts, one asset materialized.
     before = snapshots(product)["gold.top_countries"]
@@ -227,8 +239,7 @@ def test_a_run_the_dagster_ui_launches_waits_for_a_floe_run_and_is_observed(prod
         ui_run = subprocess.Popen([sys.executable, "-c", UI_RUN], cwd=product, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(8)  # time enough to load Dagster and reach the step
-            assert ui_run.poll() is None, ui_run.communicate()
+            wait_for_a_blocked_flock(product / ".floe" / "run.lock", ui_run)
             assert snapshots(product)["gold.top_countries"] == before
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
@@ -350,18 +361,24 @@ def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
 def test_sigterm_mid_run_leaves_no_half_written_table_and_no_lock(tmp_path):
     product = tmp_path / "killed"
     scaffold(product, name="killed")
-    assert run(product).returncode == 0
+    first = run(product)
+    assert first.returncode == 0
+    dbt_nodes = sum(line.startswith("  dbt ") for line in first.stderr.splitlines())
     old = {t: iceberg_rows(product, t) for t in TABLES if t != "gold.gold_orders_log"}
     seed = product / "dbt/seeds/raw_orders.csv"
     seed.write_text(seed.read_text() + "17,2,10.00,2024-03-22\n")
     process = subprocess.Popen([sys.executable, "-m", "floe", "run"], cwd=product, text=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for line in process.stderr:  # terminate as soon as tables start to be published
-        if "publish" in line:
+    # Terminate when dbt reports its last node: publishing (which reports only once every
+    # table committed) is about to start or under way.
+    seen = 0
+    for line in process.stderr:
+        seen += line.startswith("  dbt ")
+        if seen == dbt_nodes:
             process.send_signal(signal.SIGTERM)
             break
-    process.stderr.read()
-    assert process.wait(timeout=120) != 0
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) != 0 and "succeeded" not in rest
     for table, rows in old.items():
         now = iceberg_rows(product, table)
         # Either the previous snapshot or the complete new one; never something in between.
