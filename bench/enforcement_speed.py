@@ -127,7 +127,7 @@ def main() -> int:
 
     from floe.compiler import compile_product
     from floe.dbt_project import fingerprint, read_manifest
-    from floe.enforcement import ProjectModels, enforce
+    from floe.enforcement.rules import ProjectModels, enforce
 
     with tempfile.TemporaryDirectory(prefix="floe-bench-enforce-") as tmp:
         product = Path(tmp) / "bench"

@@ -37,7 +37,7 @@ from floe.artifacts import (
 from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_you_mean, one_of
 from floe.dbt_project import load_project
 from floe.discovery import PlatformLocation, display_path, locate_platform
-from floe.enforcement import Outcome, ProjectModels, check_approved, enforce
+from floe.enforcement.rules import Outcome, ProjectModels, check_approved, enforce
 from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
 from floe.enforcement.inheritance import plain as plain_policy
 from floe.plugins.manager import PluginRegistry

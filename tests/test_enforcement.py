@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES, prime_dbt_cache
 
 from floe.dbt_project import DbtColumn, DbtModel, fingerprint, read_manifest
-from floe.enforcement import ProjectModels, enforce
+from floe.enforcement.rules import ProjectModels, enforce
 from floe.enforcement.inheritance import PlatformFile, Policy, merge
 from floe.schema.platform import parse_platform
 from floe.yamlsafe import load_text
