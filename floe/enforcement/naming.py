@@ -13,7 +13,6 @@ Kimball layers follow dbt's own project structure guide: ``stg_`` staging models
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 import attrs
 
@@ -102,7 +101,3 @@ class Layering:
         return Placement(layer, tuple(problems))
 
 
-def place_all(layering: Layering, models: tuple[DbtModel, ...]) -> Iterator[tuple[DbtModel, Placement]]:
-    """Each model with its placement."""
-    for model in models:
-        yield model, layering.place(model)

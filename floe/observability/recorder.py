@@ -130,11 +130,10 @@ class RunObserver(NullObserver):
     def __init__(self, settings: "Observability", *, product: "ProductInfo", catalog_namespace: str,
                  datasets: Mapping[str, str] | None = None, state_dir: Path | None = None,
                  span_exporters: Sequence[Any] = (), lineage_sink: list | None = None,
-                 flush_deadline: float = FLUSH_DEADLINE, warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None):
         self.product = product
         self.catalog_namespace = catalog_namespace
         self.job_namespace = settings.lineage_namespace or product.name
-        self.flush_deadline = flush_deadline
         self.run_id: str | None = None
         self._warn = warn or logger.warning
         self._warned_internal = False
@@ -234,7 +233,7 @@ class RunObserver(NullObserver):
             return
         self._closed = True
         self._guard(self._finish_run, error)
-        deadline = time.monotonic() + self.flush_deadline
+        deadline = time.monotonic() + FLUSH_DEADLINE
         senders = list(self._senders)
         if self.tracing is not None:
             self._guard(self.tracing.close, deadline)  # closes its own sender

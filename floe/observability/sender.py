@@ -41,7 +41,6 @@ class HttpSender:
                  timeout: float = REQUEST_TIMEOUT):
         self.url = url
         self.what = what
-        self.sent = 0
         self.dropped = 0
         #: Why the endpoint failed (``connection refused``, ``HTTP 500``...), or None.
         self.failure: str | None = None
@@ -101,7 +100,6 @@ class HttpSender:
                 continue
             try:
                 self._post(payload)
-                self.sent += 1
             except Exception as exc:  # noqa: BLE001 - any failure only means "not delivered"
                 self.failure = _reason(exc, self._timeout)
                 self._drop()

@@ -95,8 +95,6 @@ class _Cached(Generic[T]):
 class StaticProvider:
     """``static``: an access key id and secret key held in the secret backends."""
 
-    mode = "static"
-
     def __init__(self, config: dict, context: "RunContext"):
         self._config = config
         self._context = context
@@ -168,8 +166,6 @@ def _keys(response: dict) -> tuple[AwsCredentials, float]:
 class _StsProvider:
     """Keys from an STS call, cached and fetched again before they expire (``_assume``)."""
 
-    mode = ""
-
     def __init__(self, config: dict, context: "RunContext", clock: Clock = time.time):
         self._config = config
         self._context = context
@@ -194,8 +190,6 @@ class AssumeRoleProvider(_StsProvider):
     The call is signed with the AWS credentials of the environment (boto3's default chain).
     """
 
-    mode = "iam_role"
-
     def _assume(self) -> tuple[AwsCredentials, float]:
         config = self._config
         args: dict[str, Any] = {"RoleArn": config["role_arn"],
@@ -216,8 +210,6 @@ class WebIdentityProvider(_StsProvider):
 
     The token file is read again on every refresh: the kubelet rotates it.
     """
-
-    mode = "service_account"
 
     def _assume(self) -> tuple[AwsCredentials, float]:
         config = self._config
@@ -254,8 +246,6 @@ class OAuth2Provider:
     and, when the server answers 401 (the token was revoked or expired early), fetches a new
     one and tries once more.
     """
-
-    mode = "oauth2"
 
     def __init__(self, config: dict, context: "RunContext", clock: Clock = time.time,
                  session: "requests.Session | None" = None, timeout: float = TIMEOUT):
@@ -383,8 +373,6 @@ def _oauth_error(response: Any, hidden: list[str]) -> str:
 
 class VendedProvider:
     """``vended_credentials``: the catalog hands out storage keys with each table it loads."""
-
-    mode = "vended_credentials"
 
     def __init__(self, config: dict | None = None, context: Any = None):
         # Nothing to keep: the catalog decides the keys, table by table.

@@ -76,11 +76,6 @@ class DbtSecrets:
         for ref in refs:
             self.reference(ref)
 
-    @property
-    def names(self) -> list[str]:
-        """The environment variables dbt will be given."""
-        return sorted(self._refs)
-
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
         """Put the values into ``os.environ`` of this process for the block, then restore it.

@@ -26,9 +26,9 @@ def of_snapshot(io: Any, snapshot: Any) -> list[Any]:
                  {-1: ManifestFile, 508: PartitionFieldSummary}, {517: ManifestContent})
 
 
-def entries(io: Any, manifest: Any, live_only: bool = True) -> list[Any]:
-    """The entries of a manifest (only ``ADDED`` and ``EXISTING`` ones when ``live_only``),
-    with the sequence numbers they inherit from the manifest filled in."""
+def entries(io: Any, manifest: Any) -> list[Any]:
+    """The live (``ADDED`` and ``EXISTING``) entries of a manifest, with the sequence numbers
+    they inherit from the manifest filled in."""
     from pyiceberg.manifest import (DEFAULT_READ_VERSION, MANIFEST_ENTRY_SCHEMAS, DataFile,
                                     DataFileContent, FileFormat, ManifestEntry, ManifestEntryStatus,
                                     _inherit_from_manifest)
@@ -37,7 +37,7 @@ def entries(io: Any, manifest: Any, live_only: bool = True) -> list[Any]:
                  {-1: ManifestEntry, 2: DataFile},
                  {0: ManifestEntryStatus, 101: FileFormat, 134: DataFileContent})
     return [_inherit_from_manifest(entry, manifest) for entry in read
-            if not live_only or entry.status != ManifestEntryStatus.DELETED]
+            if entry.status != ManifestEntryStatus.DELETED]
 
 
 def _read(io: Any, path: str, read_schema: Any, read_types: dict, read_enums: dict) -> list[Any]:

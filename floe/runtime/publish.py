@@ -15,8 +15,6 @@ from floe.diagnostics import FloeError
 from floe.runtime import snapshots
 from floe.runtime.outcome import TableResult
 
-#: How a model's rows reach its table.
-MODES = ("overwrite", "append", "merge")
 #: Tables published at once. Writing Parquet releases the GIL, so two threads keep both cores
 #: of a small machine busy; more only add contention on the catalog.
 PUBLISH_THREADS = 2

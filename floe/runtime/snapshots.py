@@ -21,7 +21,7 @@ written (pyiceberg cannot write version 3 yet).
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from floe.runtime.manifests import entries
 from floe.runtime.manifests import of_snapshot as manifests_of
@@ -35,13 +35,12 @@ TABLE_PROPERTIES = {"write.metadata.previous-versions-max": str(SNAPSHOTS_KEPT),
 _FIELD_ID = b"PARQUET:field_id"
 
 
-class StagedSnapshot:
-    """A snapshot staged in a transaction: what it wrote, and what the commit will expire."""
+class StagedSnapshot(NamedTuple):
+    """A snapshot staged in a transaction: the files it wrote, and the snapshots the commit
+    will expire."""
 
-    def __init__(self, snapshot: Any, written: list[str], expired: list[Any]):
-        self.snapshot = snapshot
-        self.written = written
-        self.expired = expired
+    written: list[str]
+    expired: list[Any]
 
 
 def stage(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnapshot:
@@ -110,7 +109,7 @@ def stage(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnaps
     except BaseException:
         delete_files(io, written)
         raise
-    return StagedSnapshot(snapshot, written, expired)
+    return StagedSnapshot(written, expired)
 
 
 def write_data_files(metadata: Any, io: Any, locations: Any, data: Any, commit_uuid: uuid.UUID,
