@@ -6,11 +6,12 @@ It needs no server, which makes it floe's default for a laptop: pyiceberg's ``Sq
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from floe.builtin.paths import relative_path
-from typing import TYPE_CHECKING, Any
-
 from floe.plugins import ResolveContext, hookimpl
 
 if TYPE_CHECKING:
@@ -58,6 +59,12 @@ def embedded_catalog(name: str, **properties: str) -> Any:
     fails the commit otherwise), so the committer's own copy serves as well and the re-read
     only costs time: ~15 % of publishing a table.
     """
+    return _embedded_catalog_class()(name, **properties)
+
+
+@functools.cache
+def _embedded_catalog_class() -> type:
+    # Built on first use: pyiceberg is a run-time dependency, not one of `floe validate`.
     import threading
 
     from pyiceberg.catalog.sql import SqlCatalog
@@ -80,4 +87,4 @@ def embedded_catalog(name: str, **properties: str) -> Any:
                 return table
             return super().load_table(identifier)
 
-    return EmbeddedCatalog(name, **properties)
+    return EmbeddedCatalog

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from floe.builtin.paths import relative_path
-from typing import TYPE_CHECKING
-
 from floe.plugins import ResolveContext, hookimpl
 
 if TYPE_CHECKING:

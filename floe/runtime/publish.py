@@ -7,6 +7,7 @@ column and both types, and leaves the table as it was.
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
@@ -218,6 +219,12 @@ def _commit(transaction: Any, table: Any, staged: Any) -> None:
 
 
 def _transaction(table: Any) -> Any:
+    """A pyiceberg transaction on ``table`` (see :func:`_cached_transaction`)."""
+    return _cached_transaction()(table)
+
+
+@functools.cache
+def _cached_transaction() -> type:
     """A pyiceberg transaction that computes its staged metadata once per change, not per read.
 
     pyiceberg's ``Transaction.table_metadata`` re-applies every staged update to a deep copy of
@@ -243,7 +250,7 @@ def _transaction(table: Any) -> Any:
                 self._staged, self._staged_for = metadata, self._updates
             return self._staged
 
-    return CachedTransaction(table)
+    return CachedTransaction
 
 
 def _evolve(transaction: Any, table: Any, schema: Any, asset: str) -> tuple[str, ...]:

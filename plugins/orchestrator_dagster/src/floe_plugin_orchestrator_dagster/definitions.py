@@ -119,11 +119,14 @@ def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) 
         # it out of the garbage collector's view stops every collection during the build and
         # the publish from re-scanning millions of long-lived objects.
         gc.freeze()
-        with instance(context, config) as dagster_instance:
-            result = materialize(
-                assets, instance=dagster_instance, resources={"floe": resource},
-                raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        try:
+            with instance(context, config) as dagster_instance:
+                result = materialize(
+                    assets, instance=dagster_instance, resources={"floe": resource},
+                    raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        finally:
+            gc.unfreeze()  # a process that runs again (tests, a notebook) collects them again
     failed_asset, error = (None, None) if result.success else _failure(result)
     return RunOutcome(success=result.success, run_id=result.run_id, tables=tuple(resource.tables),
                       failed_asset=failed_asset, error=error, seconds=time.monotonic() - started)
