@@ -151,9 +151,10 @@ class RunObserver(NullObserver):
         self.lineage = settings.lineage
         if settings.lineage:
             if settings.lineage_endpoint:
-                from floe.observability.sender import HttpSender
+                from floe.observability.sender import HttpSender, endpoint_url
 
-                self._senders.append(HttpSender(lineage_url(settings.lineage_endpoint), "lineage events"))
+                self._senders.append(HttpSender(endpoint_url(settings.lineage_endpoint, "/api/v1/lineage"),
+                                                "lineage events"))
             elif state_dir is not None:
                 from floe.observability.sender import FileSender
 
@@ -166,7 +167,7 @@ class RunObserver(NullObserver):
     def _tracing(self, settings: "Observability", exporters: Sequence[Any]) -> Any:
         if not settings.traces or not (settings.otlp_endpoint or exporters):
             return None  # nowhere to send spans: do not pay for making them
-        from floe.observability.tracing import Tracing, traces_url
+        from floe.observability.tracing import Tracing
 
         sender = None
         if settings.otlp_endpoint:
@@ -176,9 +177,9 @@ class RunObserver(NullObserver):
                     "OTLP over HTTP only; set otlp_protocol: http/protobuf and point otlp_endpoint at "
                     "the collector's OTLP/HTTP port (usually 4318). The run itself is not affected.")
             else:
-                from floe.observability.sender import HttpSender
+                from floe.observability.sender import HttpSender, endpoint_url
 
-                sender = HttpSender(traces_url(settings.otlp_endpoint), "traces",
+                sender = HttpSender(endpoint_url(settings.otlp_endpoint, "/v1/traces"), "traces",
                                     content_type="application/x-protobuf")
         if sender is None and not exporters:
             return None
@@ -448,12 +449,6 @@ class RunObserver(NullObserver):
                 self._warn(f"observability: internal error ({type(exc).__name__}: {exc}); this run's "
                            "traces and lineage may be incomplete. The run itself is not affected.")
             return None
-
-
-def lineage_url(endpoint: str) -> str:
-    """Marquez's ``http://marquez:5000`` → ``http://marquez:5000/api/v1/lineage``."""
-    base = endpoint.rstrip("/")
-    return base if base.endswith("/api/v1/lineage") else base + "/api/v1/lineage"
 
 
 def _message(error: BaseException | None) -> str | None:

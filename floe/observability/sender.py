@@ -30,6 +30,13 @@ FILE_MAX_BYTES = 50 * 1024 * 1024
 _STOP = object()
 
 
+def endpoint_url(endpoint: str, path: str) -> str:
+    """The endpoint's URL for ``path``: ``http://collector:4318`` + ``/v1/traces`` →
+    ``http://collector:4318/v1/traces``; an endpoint that already ends with it is kept."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith(path) else base + path
+
+
 class HttpSender:
     """POSTs payloads to one URL, in order, on a background thread.
 

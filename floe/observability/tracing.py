@@ -30,12 +30,6 @@ from floe.observability.sender import HttpSender
 SCHEDULE_DELAY_MS = 1000
 
 
-def traces_url(endpoint: str) -> str:
-    """``http://collector:4318`` → ``http://collector:4318/v1/traces``; a full URL is kept."""
-    base = endpoint.rstrip("/")
-    return base if base.endswith("/v1/traces") else base + "/v1/traces"
-
-
 class OtlpHttpExporter(SpanExporter):
     """Encodes span batches as OTLP protobuf and queues them on an :class:`HttpSender`."""
 

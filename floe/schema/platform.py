@@ -67,19 +67,16 @@ class PlatformObservability:
 _LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-def _layer_problem(name: Any) -> str | None:
-    if isinstance(name, str) and _LAYER_NAME.fullmatch(name):
-        return None
-    return (f"'{name}' is not a layer name: use lowercase letters, digits and '_', starting with a "
-            "letter (layers become catalog namespaces), e.g. bronze")
+def _check_layer(name: Any) -> None:
+    if not (isinstance(name, str) and _LAYER_NAME.fullmatch(name)):
+        raise Invalid(f"'{name}' is not a layer name: use lowercase letters, digits and '_', starting "
+                      "with a letter (layers become catalog namespaces), e.g. bronze")
 
 
 @field_check
 def _layer_list(value: list[str] | None) -> None:
     for name in value or []:
-        problem = _layer_problem(name)
-        if problem:
-            raise Invalid(problem)
+        _check_layer(name)
     if value is not None and len(set(value)) != len(value):
         raise Invalid("a layer is listed twice; list each layer once")
 
@@ -87,9 +84,7 @@ def _layer_list(value: list[str] | None) -> None:
 @field_check
 def _layer_patterns(value: dict[str, str]) -> None:
     for layer, pattern in value.items():
-        problem = _layer_problem(layer)
-        if problem:
-            raise Invalid(problem)
+        _check_layer(layer)
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -104,17 +99,13 @@ def _folder_layers(value: dict[str, str]) -> None:
         if not folder or "/" in folder or folder in (".", ".."):
             raise Invalid(f"'{folder}' is not a folder name; map one folder under the model path to "
                           "a layer, e.g. staging: bronze")
-        problem = _layer_problem(layer)
-        if problem:
-            raise Invalid(problem)
+        _check_layer(layer)
 
 
 @field_check
 def _percent_by_layer(value: dict[str, int]) -> None:
     for layer, percent in value.items():
-        problem = _layer_problem(layer)
-        if problem:
-            raise Invalid(problem)
+        _check_layer(layer)
         if not 0 <= percent <= 100:
             raise Invalid(f"{percent} (layer {layer}) is not a percentage; use a whole number from "
                           "0 to 100")
