@@ -61,6 +61,9 @@ def test_validate_platform_imports_no_runtime_stack(demo: Path) -> None:
     assert heavy_imports(modules) == [], output
     # Profiles were checked through their plugins, and that still imported nothing heavy.
     assert "floe.profiles" in modules
+    # Inheritance is read; the enforcement rules, the artifacts and dbt's manifest reader are not.
+    assert "floe.enforcement.inheritance" in modules
+    assert not {"floe.enforcement.rules", "floe.artifacts", "floe.dbt_project"} & set(modules), output
 
 
 def test_platform_validate_imports_no_runtime_stack(demo: Path) -> None:
