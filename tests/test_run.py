@@ -62,6 +62,22 @@ def run(product: Path, *args: str):
     return floe_subprocess(["run", *args], product, timeout=300)
 
 
+def run_with_edit(product: Path, relative: str, old: str, new: str):
+    """Run the product with ``old`` replaced by ``new`` in one file, then put the file back.
+
+    :returns: the run's result and the tables' snapshots from before it.
+    """
+    path = product / relative
+    original = path.read_text()
+    assert old in original, f"{relative} no longer contains {old!r}"
+    before = snapshots(product)
+    path.write_text(original.replace(old, new))
+    try:
+        return run(product), before
+    finally:
+        path.write_text(original)
+
+
 @pytest.fixture(scope="module")
 def product(tmp_path_factory) -> Path:
     """A scaffolded product with one incremental model added, built once."""
@@ -136,30 +152,23 @@ def test_full_refresh_rewrites_incremental_tables_from_scratch(product):
 
 
 def test_a_failing_model_fails_the_run_and_leaves_every_table_as_it_was(product):
-    model = product / "dbt/models/silver/silver_customer_orders.sql"
-    original = model.read_text()
-    before = snapshots(product)
-    model.write_text(original.replace("c.country", "c.no_such_column"))
-    try:
-        result = run(product)
-    finally:
-        model.write_text(original)
+    result, before = run_with_edit(product, "dbt/models/silver/silver_customer_orders.sql",
+                                   "c.country", "c.no_such_column")
     assert result.returncode == 1
     assert "floe run failed at silver_customer_orders: model 'silver_customer_orders' failed" in result.stderr
     assert "no_such_column" in result.stderr  # dbt's own message
     assert "Traceback" not in result.stderr
     assert snapshots(product) == before
+    # Lineage of the real failure: the model's job FAILed with dbt's message.
+    events = [json.loads(line) for line in
+              (product / ".floe" / "lineage" / "events.jsonl").read_text().splitlines()]
+    failed = [e for e in events if e["eventType"] == "FAIL" and e["job"]["name"] == "shop.silver_customer_orders"]
+    assert failed and "no_such_column" in failed[-1]["run"]["facets"]["errorMessage"]["message"]
 
 
 def test_a_failing_dbt_test_names_the_model_and_the_test(product):
-    seed = product / "dbt/seeds/raw_customers.csv"
-    original = seed.read_text()
-    before = snapshots(product)
-    seed.write_text(original + "5,Ken again,US,2024-03-06\n")
-    try:
-        result = run(product)
-    finally:
-        seed.write_text(original)
+    result, before = run_with_edit(product, "dbt/seeds/raw_customers.csv", "2024-03-05\n",
+                                   "2024-03-05\n5,Ken again,US,2024-03-06\n")
     assert result.returncode == 1
     assert ("test 'unique_bronze_customers_customer_id' on model 'bronze_customers' failed"
             in result.stderr)
@@ -182,14 +191,8 @@ def test_a_new_column_evolves_the_table_schema_keeping_field_ids(product):
 
 
 def test_a_type_change_iceberg_cannot_express_fails_naming_model_column_and_types(product):
-    model = product / "dbt/models/gold/gold_revenue_by_country.sql"
-    original = model.read_text()
-    before = snapshots(product)
-    model.write_text(original.replace("count(*) as orders", "cast(count(*) as varchar) as orders"))
-    try:
-        result = run(product)
-    finally:
-        model.write_text(original)
+    result, before = run_with_edit(product, "dbt/models/gold/gold_revenue_by_country.sql",
+                                   "count(*) as orders", "cast(count(*) as varchar) as orders")
     assert result.returncode == 1
     assert "model 'gold_revenue_by_country'" in result.stderr
     assert "orders: long -> string" in result.stderr
