@@ -38,7 +38,7 @@ from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_
 from floe.dbt_project import load_project
 from floe.discovery import PlatformLocation, display_path, locate_platform
 from floe.enforcement.rules import Outcome, ProjectModels, check_approved, enforce
-from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
+from floe.enforcement.inheritance import Policy, load_chain, merge
 from floe.enforcement.inheritance import plain as plain_policy
 from floe.plugins.manager import PluginRegistry
 from floe.profiles import Resolved, Resolver, secret_refs
@@ -102,8 +102,8 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
         raise FloeError(product_report.items + platform_report.items)
     progress("step", f"Loading platform {location.display}")
     policy, parent_items = _policy(location, parsed, platform_report)
-    if parent_items is None or platform_report.errors or any(d.severity == ERROR for d in parent_items):
-        raise FloeError(product_report.items + (parent_items or []) + platform_report.items)
+    if platform_report.errors or any(d.severity == ERROR for d in parent_items):
+        raise FloeError(product_report.items + parent_items + platform_report.items)
     compiler = _Compiler(product, product_report, parsed, platform_report, registry, product_dir,
                          policy=policy, progress=progress, display_dir=_display_dir(product_path))
     artifacts = compiler.assemble(location, product_doc.text, platform_doc.text)
@@ -117,26 +117,19 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
 
 
 def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report
-            ) -> tuple[Policy, list[Diagnostic] | None]:
-    """The effective policy of the platform and its parents; their diagnostics (None: unreadable)."""
-    chain, complete = load_chain(location.path, location.display, parsed, report, _load_parent,
-                                 display_path)
-    parents = [d for f in chain[:-1] for d in f.report.items]
-    if not complete:
-        return merge(chain[-1:]), parents or None
-    return merge(chain), parents
+            ) -> tuple[Policy, list[Diagnostic]]:
+    """The effective policy of the platform and its parents, and the parents' diagnostics.
 
-
-def _load_parent(path: Path, display: str) -> tuple[ParsedPlatform | None, Report]:
-    parsed, report = parse_platform(load_file(path, display))
-    return (parsed if not report.errors else None), report
+    An incomplete chain always leaves an error in some report (see :func:`load_chain`).
+    """
+    chain, complete = load_chain(location.path, location.display, parsed, report)
+    return merge(chain if complete else chain[-1:]), [d for f in chain[:-1] for d in f.report.items]
 
 
 class _Compiler:
     def __init__(self, product: DataProduct, product_report: Report, parsed: ParsedPlatform,
                  platform_report: Report, registry: PluginRegistry, product_dir: Path,
-                 policy: Policy | None = None, progress: Progress | None = None,
-                 display_dir: PurePosixPath = PurePosixPath(".")):
+                 policy: Policy, progress: Progress, display_dir: PurePosixPath):
         self.product = product
         self.product_report = product_report
         self.parsed = parsed
@@ -146,9 +139,8 @@ class _Compiler:
         self.product_dir = product_dir
         self.resolver = Resolver(parsed, registry, platform_report, product=product, compiling=True)
         self.enforcement: list[EnforcementResult] = []
-        self.policy = policy or merge([PlatformFile(Path(platform_report.file), platform_report.file,
-                                                    parsed, platform_report)])
-        self.progress = progress or (lambda kind, text: None)
+        self.policy = policy
+        self.progress = progress
         self.display_dir = display_dir
         self.warnings: list[Diagnostic] = []
         self.fingerprints: dict[str, str] = {}

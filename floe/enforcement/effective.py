@@ -12,10 +12,10 @@ from typing import Any
 
 import attrs
 
-from floe.diagnostics import Diagnostic, Report
+from floe.diagnostics import Diagnostic
 from floe.discovery import display_path
 from floe.enforcement.inheritance import Policy, load_chain, merge, plain
-from floe.schema.platform import ParsedPlatform, parse_platform
+from floe.schema.platform import parse_platform
 from floe.yamlsafe import load_file
 
 
@@ -62,7 +62,7 @@ def compile_platform(path: Path) -> PlatformCompileResult:
     parsed, _ = parse_platform(doc)
     if parsed is None or report.errors:
         return PlatformCompileResult(display, report.items, None, [])
-    chain, complete = load_chain(path, display, parsed, report, _load, display_path)
+    chain, complete = load_chain(path, display, parsed, report)
     if not complete:
         return PlatformCompileResult(display, [d for f in chain for d in f.report.items], None, [])
     policy = merge(chain)
@@ -130,8 +130,3 @@ def _value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
     return str(value)
-
-
-def _load(path: Path, display: str) -> tuple[ParsedPlatform | None, Report]:
-    parsed, report = parse_platform(load_file(path, display))
-    return (parsed if not report.errors else None), report

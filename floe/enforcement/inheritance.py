@@ -19,8 +19,11 @@ import attrs
 from floe.diagnostics import Path as DocPath
 from floe.diagnostics import Report, did_you_mean, dotted, one_of
 from floe.plugins.manager import KINDS
-from floe.schema.platform import DataArchitecture, Governance, Naming, ParsedPlatform, QualityGates
+from floe.discovery import display_path
+from floe.schema.platform import (DataArchitecture, Governance, Naming, ParsedPlatform, QualityGates,
+                                  parse_platform)
 from floe.schema.types import jsonable
+from floe.yamlsafe import load_file
 
 #: ``off < warn < strict``.
 ENFORCEMENT_RANK = {"off": 0, "warn": 1, "strict": 2}
@@ -73,13 +76,10 @@ class Policy:
 # -- loading the chain ----------------------------------------------------------------------
 
 
-def load_chain(path: Path, display: str, parsed: ParsedPlatform, report: Report,
-               load: Callable[[Path, str], tuple[ParsedPlatform | None, Report]],
-               display_of: Callable[[Path], str]) -> tuple[list[PlatformFile], bool]:
-    """Follow ``metadata.parent`` from a parsed platform to the root.
+def load_chain(path: Path, display: str, parsed: ParsedPlatform,
+               report: Report) -> tuple[list[PlatformFile], bool]:
+    """Follow ``metadata.parent`` from a parsed platform to the root, reading each parent.
 
-    :param load: reads and parses another platform file, returning it and its report.
-    :param display_of: how a file is named in messages.
     :returns: the files read, root first, and whether the chain is complete; when it is not
         (a parent is missing, invalid or a cycle), the error is in the report of the file
         whose ``metadata.parent`` could not be followed.
@@ -102,18 +102,18 @@ def load_chain(path: Path, display: str, parsed: ParsedPlatform, report: Report,
                     break
         if not parent_path.is_file():
             child.report.error(where, f"parent platform '{ref}' not found (looked for "
-                               f"{display_of(parent_path)}); give a path relative to this file")
+                               f"{display_path(parent_path)}); give a path relative to this file")
             return list(reversed(chain)), False
         key = parent_path.resolve()
         if key in seen:
-            cycle = " -> ".join([*(f.display for f in chain), display_of(parent_path)])
+            cycle = " -> ".join([*(f.display for f in chain), display_path(parent_path)])
             child.report.error(where, f"the parent chain loops back to {seen[key]}: {cycle}; "
                                "a platform cannot be its own ancestor")
             return list(reversed(chain)), False
-        parent_display = display_of(parent_path)
+        parent_display = display_path(parent_path)
         seen[key] = parent_display
-        parent, parent_report = load(parent_path, parent_display)
-        if parent is None:
+        parent, parent_report = parse_platform(load_file(parent_path, parent_display))
+        if parent is None or parent_report.errors:
             child.report.extend(parent_report.items)
             return list(reversed(chain)), False
         chain.append(PlatformFile(parent_path, parent_display, parent, parent_report))
