@@ -12,6 +12,7 @@ from floe.yamlsafe import Document, load_file
 
 if TYPE_CHECKING:
     from floe.plugins.manager import PluginRegistry
+    from floe.schema.platform import ParsedPlatform
 
 PRODUCT_KINDS = ("DataProduct",)
 PLATFORM_KINDS = ("Platform", "Manifest")
@@ -69,11 +70,14 @@ def validate_file(path: str | Path, registry: "PluginRegistry | None" = None,
         return FileResult(str(path), kind, report.items)
     from floe.plugins.manager import PluginRegistry
 
-    return FileResult(str(path), kind, validate_platform_doc(doc, registry or PluginRegistry()).items)
+    return FileResult(str(path), kind, validate_platform_doc(doc, registry or PluginRegistry())[1].items)
 
 
-def validate_platform_doc(doc: Document, registry: "PluginRegistry") -> Report:
-    """Validate a platform document including every profile through its plugin."""
+def validate_platform_doc(doc: Document, registry: "PluginRegistry") -> tuple["ParsedPlatform | None", Report]:
+    """Validate a platform document including every profile through its plugin.
+
+    :returns: the parsed platform (None when it could not be parsed) and the report.
+    """
     from floe.profiles import Resolver
     from floe.schema.platform import parse_platform
 
@@ -88,4 +92,4 @@ def validate_platform_doc(doc: Document, registry: "PluginRegistry") -> Report:
             from floe.enforcement.inheritance import PlatformFile, merge
 
             merge([PlatformFile(FilePath(doc.source or doc.file), doc.file, parsed, report)])
-    return report
+    return parsed, report

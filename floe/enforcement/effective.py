@@ -15,7 +15,6 @@ import attrs
 from floe.diagnostics import Diagnostic
 from floe.discovery import display_path
 from floe.enforcement.inheritance import Policy, load_chain, merge, plain
-from floe.schema.platform import parse_platform
 from floe.yamlsafe import load_file
 
 
@@ -58,8 +57,7 @@ def compile_platform(path: Path) -> PlatformCompileResult:
 
     display = display_path(path)
     doc = load_file(path, display)
-    report = validate_platform_doc(doc, PluginRegistry())
-    parsed, _ = parse_platform(doc)
+    parsed, report = validate_platform_doc(doc, PluginRegistry())
     if parsed is None or report.errors:
         return PlatformCompileResult(display, report.items, None, [])
     chain, complete = load_chain(path, display, parsed, report)
