@@ -164,3 +164,19 @@ def test_dagster_name(raw, expected):
     from floe_plugin_orchestrator_dagster.plugin import dagster_name
 
     assert dagster_name(raw, "job") == expected
+
+
+def test_the_dagster_home_floe_writes_queues_ui_runs_and_keeps_floes_event_log(tmp_path):
+    from types import SimpleNamespace
+
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    from floe_plugin_orchestrator_dagster.definitions import instance
+    from floe_plugin_orchestrator_dagster.event_storage import FloeSqliteEventLogStorage
+
+    context = SimpleNamespace(path=lambda relative: tmp_path / relative)  # what instance() reads
+    with instance(context, {"run_storage": ".floe/dagster", "max_concurrent_runs": 3}) as dagster:
+        assert isinstance(dagster.run_coordinator, QueuedRunCoordinator)
+        assert dagster.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
+        assert isinstance(dagster.event_log_storage, FloeSqliteEventLogStorage)
+    assert (tmp_path / ".floe/dagster/history/runs/index.db").is_file()

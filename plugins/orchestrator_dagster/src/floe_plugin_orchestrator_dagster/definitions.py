@@ -19,8 +19,9 @@ from floe_plugin_orchestrator_dagster.resource import FloeRun
 if TYPE_CHECKING:
     from dagster import Definitions
 
-#: The Dagster home floe manages: no run phones home, and events go to the SQLite event log
-#: Dagster would use, through a storage class that keeps its connections open.
+#: The Dagster home floe manages: no run phones home; runs launched from the UI are queued, at
+#: most ``max_concurrent_runs`` at once; events go to the SQLite event log Dagster would use,
+#: through a storage class that keeps its connections open.
 INSTANCE_YAML = """\
 # Written by floe for this product's Dagster home (floe run, floe dev); floe rewrites it.
 telemetry:
@@ -30,6 +31,11 @@ event_log_storage:
   class: FloeSqliteEventLogStorage
   config:
     base_dir: {runs}
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {max_runs}
 """
 
 
@@ -89,7 +95,8 @@ def instance(context: RunContext, config: dict) -> Any:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     # Rewritten when it differs: the product folder may have moved since it was written.
-    wanted = INSTANCE_YAML.format(runs=json.dumps(str(home.resolve() / "history" / "runs")))
+    wanted = INSTANCE_YAML.format(runs=json.dumps(str(home.resolve() / "history" / "runs")),
+                                  max_runs=int(config.get("max_concurrent_runs", 1)))
     if not settings.exists() or settings.read_text() != wanted:
         settings.write_text(wanted)
     return DagsterInstance.from_config(str(home))
