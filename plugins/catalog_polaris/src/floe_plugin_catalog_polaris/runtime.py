@@ -43,6 +43,11 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
     }
     if config.get("scope"):
         properties["scope"] = config["scope"]
+    tls = config["tls"]
+    if tls.get("ca_bundle") or not tls.get("verify", True):
+        # Through pyiceberg's own `ssl` property, so it applies from the first request on (the
+        # config fetch and the first token are requested while the catalog is constructed).
+        properties["ssl"] = {"cabundle": tls.get("ca_bundle") or False}
     who = f"principal '{client_id}'" + (f" with scope '{config['scope']}'" if config.get("scope") else "")
     where = f"the Polaris catalog at {config['uri']}"
     catalog_class = _RestCatalog(config)
@@ -100,11 +105,6 @@ def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it re
             adapter = TimedAdapter(max_retries=retry)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            tls = config["tls"]
-            if tls.get("ca_bundle"):
-                session.verify = tls["ca_bundle"]
-            elif not tls.get("verify", True):
-                session.verify = False
             return session
 
     return FloeRestCatalog
