@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 import yaml
 
 from floe.artifacts import DbtTransform
-from floe.diagnostics import FloeError
 from floe.runtime.publish import Publisher, Staged, stage
 from floe_plugin_orchestrator_dagster.layers import model_layer
+from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext
@@ -223,14 +223,12 @@ def _publish_models(floe: Any, project: DbtProject, nodes: list[Any]) -> dict[st
     finally:
         reader.close()
     for table in results.values():
-        floe.tables.append(table)
-        floe.progress(f"publish  {table.table:<36} {table.rows} rows, snapshot {table.snapshot_id}")
+        floe.published(table)
     return results
 
 
 def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Staged:
     """Read a built model from the compute engine and stage it for its Iceberg table."""
-    from dagster import Failure
 
     catalog = floe.context.catalog
     namespace, name = project.layer(node.unique_id, node.name, node.fqn), node.name
@@ -252,17 +250,13 @@ def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Stag
             mode = "overwrite"  # first publish, or the model was rebuilt: take it whole
         else:
             offset = published
-    try:
+    with failing_as(node.name):
         staged = stage(catalog, namespace, name, lambda: reader.read(*relation, offset=offset),
                        asset=node.name, mode=mode, unique_key=keys)
-    except FloeError as exc:
-        raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
 
     def commit() -> tuple[Any, Any]:
-        try:
+        with failing_as(node.name):
             table = staged.commit()
-        except FloeError as exc:
-            raise Failure(description=str(exc), metadata={"failed_asset": node.name}) from None
         floe.observer.table_published(table, staged.schema)  # observability
         return table, staged.schema
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from floe.assets import SPEC_ATTRIBUTE, AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
 from floe.runtime.publish import publish
+from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext
@@ -64,7 +65,7 @@ def _import(name: str) -> Any:
 
 def build_asset(spec: AssetSpec) -> Any:
     """The Dagster asset that runs ``spec.fn`` after its dependencies."""
-    from dagster import AssetKey, Failure, MaterializeResult, asset
+    from dagster import AssetKey, MaterializeResult, asset
 
     catalog_params = _catalog_parameters(spec.fn)
 
@@ -79,15 +80,11 @@ def build_asset(spec: AssetSpec) -> Any:
             result = spec.fn(**{name: catalog for name in catalog_params})
             if result is None:
                 return MaterializeResult()
-            try:
+            with failing_as(spec.name):
                 data = _as_arrow(result, spec)
                 published = publish(floe.context.catalog, spec.layer, spec.name, data, asset=spec.name)
-            except FloeError as exc:
-                raise Failure(description=str(exc), metadata={"failed_asset": spec.name}) from None
             floe.observer.table_published(published, data.schema)
-            floe.tables.append(published)
-            floe.progress(f"publish  {published.table:<36} {published.rows} rows, "
-                          f"snapshot {published.snapshot_id}")
+            floe.published(published)
             return MaterializeResult(metadata={"table": published.table, "rows": published.rows,
                                                "snapshot_id": str(published.snapshot_id)})
 

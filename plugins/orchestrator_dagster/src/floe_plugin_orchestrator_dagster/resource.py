@@ -48,3 +48,21 @@ class FloeRun:
     def progress(self, line: str) -> None:
         """Report one step to whoever started the run."""
         self.request.progress(line)
+
+    def published(self, table: "TableResult") -> None:
+        """Record a table the run wrote: for the closing summary, and as a progress line."""
+        self.tables.append(table)
+        self.progress(f"publish  {table.table:<36} {table.rows} rows, snapshot {table.snapshot_id}")
+
+
+@contextlib.contextmanager
+def failing_as(asset: str) -> Iterator[None]:
+    """Turn floe's errors inside the block into a Dagster failure that names ``asset``."""
+    from dagster import Failure
+
+    from floe.diagnostics import FloeError
+
+    try:
+        yield
+    except FloeError as exc:
+        raise Failure(description=str(exc), metadata={"failed_asset": asset}) from None
