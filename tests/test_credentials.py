@@ -391,8 +391,7 @@ def test_each_mode_provides_its_provider_through_the_credentials_hook(floe_moto,
     assert {mode: type(p) for mode, p in made.items()} == {
         "static": StaticProvider, "oauth2": OAuth2Provider, "iam_role": AssumeRoleProvider,
         "service_account": WebIdentityProvider, "vended_credentials": VendedProvider}
-    with pytest.raises(FloeError, match="vended by the catalog with each table it loads"):
-        made["vended_credentials"].credentials()
+    assert made["vended_credentials"].credentials() is None  # the catalog vends them, per table
 
 
 def test_the_run_context_keeps_one_provider_per_credentials_block(demo, idp):

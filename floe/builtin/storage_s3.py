@@ -80,14 +80,14 @@ def floe_storage_resolve(settings: S3Storage, context: ResolveContext) -> dict:
 def floe_storage_connect(config: dict, context: Any) -> dict:
     """The warehouse URI and pyiceberg's S3 FileIO properties, keys from the credential mode.
 
-    Keys live only in this process's memory. With ``vended_credentials`` there are none to add:
-    the catalog sends keys with each table it loads.
+    Keys live only in this process's memory. A mode with none up front (``vended_credentials``:
+    the catalog sends keys with each table it loads) adds none.
     """
     properties = {key: str(value).lower() if isinstance(value, bool) else str(value)
                   for key, value in config["fileio"].items()}
     credentials = config.get("credentials")
-    if credentials and credentials["mode"] != "vended_credentials":
-        keys = context.credentials(credentials).credentials()
+    keys = context.credentials(credentials).credentials() if credentials else None
+    if keys is not None:
         key_id = keys.access_key_id
         properties["s3.access-key-id"] = key_id if isinstance(key_id, str) else key_id.reveal()
         properties["s3.secret-access-key"] = keys.secret_access_key.reveal()

@@ -378,7 +378,6 @@ class VendedProvider:
         # Nothing to keep: the catalog decides the keys, table by table.
         del config, context
 
-    def credentials(self) -> AwsCredentials:
-        """Vended keys come from the catalog, per table; there are none to ask for up front."""
-        raise FloeError("credentials mode 'vended_credentials': storage keys are vended by the "
-                        "catalog with each table it loads; they cannot be fetched on their own")
+    def credentials(self) -> None:
+        """None: vended keys come from the catalog with each table, there are none up front."""
+        return None
