@@ -25,6 +25,8 @@ ENV = click.option("--env", "env", metavar="ENV", help="Environment: platform/<E
                    "(default $FLOE_ENV, else local).")
 PLATFORM = click.option("--platform", "platform", metavar="PATH",
                         help="Platform file to use instead of discovering one.")
+PRODUCT = click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
+                       help="The product's floe.yaml (default ./floe.yaml).")
 
 
 def _emit(diagnostics: list[Diagnostic]) -> None:
@@ -136,8 +138,7 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 
 
 @cli.command("compile")
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @PLATFORM
 @ENV
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
@@ -193,8 +194,7 @@ def compile_command(product: Path | None, platform: str | None, env: str | None,
 
 
 @cli.command("run")
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @click.option("--select", "-s", metavar="SELECTOR", help="dbt selection, e.g. 'gold_revenue+'.")
 @click.option("--exclude", metavar="SELECTOR", help="dbt exclusion.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models and rewrite their tables.")
@@ -225,8 +225,7 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
 
 
 @cli.command()
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @click.option("--host", default=None, help="Interface to listen on (default from the platform: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default from the platform: 3000).")
 @PLATFORM
@@ -311,9 +310,14 @@ def plugins_list(fmt: str) -> None:
         return
     rows = [("KIND", "TYPE", "DISTRIBUTION", "VERSION")]
     rows += [(p.kind, p.type, p.distribution, p.version) for p in installed]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    _echo_table(rows)
+
+
+def _echo_table(rows: list[tuple[str, ...]]) -> None:
+    """Print rows as columns aligned on their widest cell (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip())
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -348,8 +352,7 @@ def secrets() -> None:
 
 
 @secrets.command("check")
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @PLATFORM
 @ENV
 @FORMAT
@@ -372,10 +375,8 @@ def secrets_check(product: Path | None, platform: str | None, env: str | None, f
     elif not results:
         click.echo("no secret references: nothing to check")
     else:
-        rows = [("SECRET", "BACKEND", "STATUS")] + [(r.label, r.backend or "-", r.status) for r in results]
-        widths = [max(len(row[i]) for row in rows) for i in range(2)]
-        for row in rows:
-            click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
+        _echo_table([("SECRET", "BACKEND", "STATUS")]
+                    + [(r.label, r.backend or "-", r.status) for r in results])
         for result in results:
             if result.message:
                 click.echo(result.message, err=True)
@@ -476,8 +477,7 @@ def platform_list_profiles(file: Path | None, env: str | None, fmt: str) -> None
 
 
 @cli.command("lineage")
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid",
               show_default=True, help="Mermaid (pastes into Markdown), Graphviz DOT or JSON.")
 @PLATFORM
@@ -506,8 +506,7 @@ def lineage_command(product: Path | None, fmt: str, platform: str | None, env: s
 
 
 @cli.command("runs")
-@click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
-              help="The product's floe.yaml (default ./floe.yaml).")
+@PRODUCT
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
               help="How many runs to show, most recent first.")
 @FORMAT
@@ -534,9 +533,7 @@ def runs_command(product: Path | None, limit: int, fmt: str) -> None:
         rows.append((entry["run_id"][:8], entry.get("status", "?"),
                      str(entry.get("started_at", "?")).replace("T", " ").replace("+00:00", "Z"),
                      f"{entry.get('seconds', 0):.1f}s", tables))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+    _echo_table(rows)
 
 
 def main() -> None:
