@@ -41,9 +41,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def one_of(choices: Iterable[str]) -> str:
-    """Human list of valid names: ``a, b or c``."""
-    items = sorted({str(c) for c in choices})
+def one_of(choices: Iterable[str], ordered: bool = False) -> str:
+    """Human list of valid names: ``a, b or c``; sorted, or in the given order when ``ordered``
+    (layers read bronze, silver, gold)."""
+    items = list(dict.fromkeys(map(str, choices))) if ordered else sorted({str(c) for c in choices})
     if not items:
         return "(none)"
     if len(items) == 1:

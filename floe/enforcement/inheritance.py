@@ -301,20 +301,12 @@ def _check_consistency(policy: Policy) -> None:
     for folder, layer in naming.folders.items():
         if layer not in layers:
             error("data_architecture.naming.folders", f"folder '{folder}' maps to '{layer}', which "
-                  f"is not a layer{did_you_mean(layer, layers)}; layers: {_in_order(layers) or '(none)'}")
+                  f"is not a layer{did_you_mean(layer, layers)}; layers: {one_of(layers, ordered=True)}")
     for layer in policy.governance.quality_gates.minimum_test_coverage_by_layer:
         if layer not in layers:
             error(f"governance.quality_gates.minimum_test_coverage_by_layer.{layer}",
                   f"'{layer}' is not a layer{did_you_mean(layer, layers)}; layers: "
-                  f"{_in_order(layers) or '(none: set data_architecture.pattern)'}")
-
-
-def _in_order(items: tuple[str, ...] | list[str]) -> str:
-    """``a, b or c`` keeping the given order (layers read bronze, silver, gold)."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
+                  f"{one_of(layers, ordered=True) if layers else '(none: set data_architecture.pattern)'}")
 
 
 def plain(policy: Policy) -> dict[str, Any]:

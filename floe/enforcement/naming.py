@@ -17,7 +17,8 @@ import re
 import attrs
 
 from floe.dbt_project import DbtModel
-from floe.enforcement.inheritance import PATTERN_LAYERS, Policy, _in_order
+from floe.diagnostics import one_of
+from floe.enforcement.inheritance import PATTERN_LAYERS, Policy
 
 
 @attrs.frozen
@@ -55,9 +56,10 @@ class Layering:
     def expected(self) -> str:
         """The names the platform accepts: ``bronze_*, silver_* or gold_*``."""
         if self._prefixes:
-            return _in_order([f"{prefix}*" for prefix, _ in self._prefixes])
+            return one_of([f"{prefix}*" for prefix, _ in self._prefixes], ordered=True)
         if self._regexes:
-            return "a name matching " + _in_order([f"{layer}: {rx.pattern}" for rx, layer in self._regexes])
+            return "a name matching " + one_of([f"{layer}: {rx.pattern}" for rx, layer in self._regexes],
+                                               ordered=True)
         return "a name in one of the platform's layers (none are allowed)"
 
     def by_name(self, name: str) -> str | None:
