@@ -240,7 +240,6 @@ def test_a_refused_client_is_an_error_that_names_the_secret_not_its_value(idp):
         f"credentials mode 'oauth2': the token endpoint {idp.url}/oauth/tokens refused client 'floe' "
         f"(HTTP 401: invalid_client: bad secret {MASK}); check the client id and the secret "
         "'polaris-oauth'")
-    assert CLIENT_SECRET not in str(caught.value)
 
 
 def test_an_unreachable_token_endpoint_is_an_error_naming_it(idp):

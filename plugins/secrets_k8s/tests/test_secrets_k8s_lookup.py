@@ -74,7 +74,6 @@ def test_a_volume_named_without_a_key_is_an_error_listing_its_keys(k8s, tmp_path
     assert str(caught.value) == (f"secret 'polaris': {volume} is a secret volume with the keys "
                                  "client-id, client-secret; name one in platform.yaml: "
                                  "{secret_ref: polaris, key: client-id}")
-    assert VALUE not in str(caught.value)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
