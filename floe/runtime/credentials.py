@@ -113,23 +113,33 @@ class StaticProvider:
 # -- STS ---------------------------------------------------------------------------------------
 
 
-def _sts_client(config: dict, unsigned: bool = False) -> Any:
+def aws_client(service: str, region: str | None, endpoint: str | None, *, needed_by: str,
+               unsigned: bool = False) -> Any:
+    """A boto3 client with floe's bounded timeouts and standard retries.
+
+    :param needed_by: what needs boto3 and how to install it, for the error when it is missing.
+    :param unsigned: send requests unsigned (AssumeRoleWithWebIdentity authenticates with the
+        token itself, not with AWS keys).
+    """
     try:
         import boto3
         from botocore.config import Config
     except ImportError:
-        raise FloeError(f"credentials mode '{config['mode']}' calls AWS STS, which needs boto3: "
-                        "pip install 'floe[aws]'") from None
+        raise FloeError(f"{needed_by}, which needs boto3") from None
     options: dict[str, Any] = {"retries": {"max_attempts": 3, "mode": "standard"},
                                "connect_timeout": TIMEOUT, "read_timeout": TIMEOUT}
     if unsigned:
         from botocore import UNSIGNED
 
-        # AssumeRoleWithWebIdentity authenticates with the token itself, not with AWS keys.
         options["signature_version"] = UNSIGNED
-    return boto3.session.Session().client("sts", region_name=config.get("region"),
-                                          endpoint_url=config.get("sts_endpoint"),
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint,
                                           config=Config(**options))
+
+
+def _sts_client(config: dict, unsigned: bool = False) -> Any:
+    return aws_client("sts", config.get("region"), config.get("sts_endpoint"), unsigned=unsigned,
+                      needed_by=f"credentials mode '{config['mode']}' calls AWS STS (pip install "
+                                "'floe[aws]')")
 
 
 def _sts_failure(config: dict, call: str, exc: Exception, hint: str) -> FloeError:

@@ -13,10 +13,8 @@ import time
 from typing import Any
 
 from floe.diagnostics import FloeError
+from floe.runtime.credentials import aws_client
 from floe.runtime.secrets import SecretValue, ref_label
-
-#: Seconds to wait for Secrets Manager before giving up on an attempt.
-TIMEOUT = 10
 
 _lock = threading.Lock()
 _clients: dict[tuple[str | None, str | None], Any] = {}
@@ -84,16 +82,8 @@ def _fetch(config: dict, name: str) -> SecretValue | None:
 def _client(config: dict) -> Any:
     key = (config.get("region"), config.get("endpoint"))
     if key not in _clients:
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:
-            raise FloeError("the aws secret backend needs boto3: pip install floe-plugin-secrets-aws "
-                            "(it depends on boto3)") from None
-        _clients[key] = boto3.session.Session().client(
-            "secretsmanager", region_name=config.get("region"), endpoint_url=config.get("endpoint"),
-            config=Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT,
-                          retries={"max_attempts": 3, "mode": "standard"}))
+        _clients[key] = aws_client("secretsmanager", *key, needed_by="the aws secret backend calls "
+                                   "AWS Secrets Manager (pip install floe-plugin-secrets-aws)")
     return _clients[key]
 
 
