@@ -91,6 +91,11 @@ def instance(context: RunContext, config: dict) -> Any:
     """The Dagster instance whose run history lives under the product's ``.floe/``."""
     from dagster import DagsterInstance
 
+    return DagsterInstance.from_config(str(write_home(context, config)))
+
+
+def write_home(context: RunContext, config: dict) -> Path:
+    """The product's Dagster home, with the ``dagster.yaml`` floe writes for it."""
     home = context.path(config.get("run_storage", ".floe/dagster"))
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
@@ -99,7 +104,7 @@ def instance(context: RunContext, config: dict) -> Any:
                                   max_runs=int(config.get("max_concurrent_runs", 1)))
     if not settings.exists() or settings.read_text() != wanted:
         settings.write_text(wanted)
-    return DagsterInstance.from_config(str(home))
+    return home
 
 
 def run(config: dict, context: RunContext, request: RunRequest) -> RunOutcome:
