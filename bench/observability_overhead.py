@@ -1,6 +1,6 @@
 """What built-in observability costs a `floe run`, and what a broken endpoint adds.
 
-Run: ``python bench/observability_overhead.py [--models 50] [--rows 100000] [--runs 3]``
+Run: ``python bench/observability_overhead.py [--models 50] [--rows 100000] [--runs 3] [--warmups 1]``
 
 Generates the bench project of ``run_overhead.py`` and times ``floe run`` (a child process, as
 a user runs it) with the platform's observability switched three ways, interleaved so machine
@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmups", type=int, default=1,
+                        help="untimed rounds first, warming the OS cache and dbt's parse cache (default 1)")
     options = parser.parse_args()
     collector = Collector()
     hanging_url, hanging_socket = hanging_endpoint()
@@ -91,13 +93,13 @@ def main() -> None:
         product = Path(tmp) / "bench"
         generate(product, options.models, options.rows)
         print(f"project: {options.models} models over {options.rows:,}-row inputs, "
-              f"{options.runs} runs per variant after one warm-up each, interleaved")
+              f"{options.runs} runs per variant after {options.warmups} warm-up(s) each, interleaved")
         times: dict[str, list[float]] = {name: [] for name in variants}
-        for round_ in range(options.runs + 1):
+        for round_ in range(options.warmups + options.runs):
             for name, section in variants.items():
                 set_observability(product, section)
                 seconds = timed(floe, product)
-                if round_:  # the first round warms the OS cache and dbt's parse cache
+                if round_ >= options.warmups:
                     times[name].append(seconds)
         hanging_socket.close()
     median = {name: statistics.median(values) for name, values in times.items()}
@@ -111,7 +113,7 @@ def main() -> None:
     spans = collector.received.get("/v1/traces", 0)
     events = collector.received.get("/api/v1/lineage", 0)
     print(f"    the collector received {spans} OTLP span batches and {events} OpenLineage events "
-          f"over {options.runs + 1} 'on' runs")
+          f"over {options.warmups + options.runs} 'on' runs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`floe run` against a REST catalog + S3 ÷ `floe run` on the embedded default.
 
-Run: ``python bench/production_path.py [--runs 3]``
+Run: ``python bench/production_path.py [--runs 3] [--warmups 1]``
 
 Scaffolds the demo product once and runs it, interleaved, against ``platform/local`` (SQLite
 catalog, local warehouse) and against a platform pointing at the loopback stack the tests use:
@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmups", type=int, default=1,
+                        help="untimed runs of each first: first parse, first tables (default 1)")
     options = parser.parse_args()
 
     from support.stack import loopback_stack
@@ -54,14 +56,15 @@ def main() -> None:
                 sys.exit(f"floe run --env {target} failed:\n{result.stderr[-3000:]}")
             return time.perf_counter() - start
 
-        timed("local")
-        timed("prod")  # warm-up: first parse, first tables
+        for _ in range(options.warmups):
+            timed("local")
+            timed("prod")
         local, prod = [], []
         for _ in range(options.runs):
             local.append(timed("local"))
             prod.append(timed("prod"))
     local_s, prod_s = statistics.median(local), statistics.median(prod)
-    print(f"demo product, {options.runs} runs each after a warm-up")
+    print(f"demo product, {options.runs} runs each after {options.warmups} warm-up(s)")
     print(f"floe run, embedded default (SQLite catalog, local files)  median {local_s:6.2f} s")
     print(f"floe run, Iceberg REST + OAuth2 + S3 on loopback          median {prod_s:6.2f} s")
     print(f"ratio REST+S3 / embedded {prod_s / local_s:.2f}")
