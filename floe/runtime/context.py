@@ -123,7 +123,14 @@ class RunContext:
 
     @functools.cached_property
     def catalog(self) -> Any:
-        """The product's Iceberg catalog (a ``pyiceberg.catalog.Catalog``)."""
+        """The product's Iceberg catalog (a ``pyiceberg.catalog.Catalog``).
+
+        :raises FloeError: on a pyiceberg release floe was not tested with, before anything
+            connects or writes (see :mod:`floe.runtime.compat`).
+        """
+        from floe.runtime import compat
+
+        compat.check_pyiceberg()
         section = self.artifacts.profiles.catalog
         return self.plugin("catalog", section).call("connect", config=section.config,
                                                      storage=self.storage, context=self)

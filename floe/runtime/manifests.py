@@ -12,6 +12,8 @@ import functools
 import threading
 from typing import Any
 
+from floe.runtime import compat
+
 _RESOLVED: dict[tuple, tuple[Any, Any]] = {}
 _RESOLVED_MAX = 256
 _LOCK = threading.Lock()
@@ -30,13 +32,12 @@ def entries(io: Any, manifest: Any) -> list[Any]:
     """The live (``ADDED`` and ``EXISTING``) entries of a manifest, with the sequence numbers
     they inherit from the manifest filled in."""
     from pyiceberg.manifest import (DEFAULT_READ_VERSION, MANIFEST_ENTRY_SCHEMAS, DataFile,
-                                    DataFileContent, FileFormat, ManifestEntry, ManifestEntryStatus,
-                                    _inherit_from_manifest)
+                                    DataFileContent, FileFormat, ManifestEntry, ManifestEntryStatus)
 
     read = _read(io, manifest.manifest_path, MANIFEST_ENTRY_SCHEMAS[DEFAULT_READ_VERSION],
                  {-1: ManifestEntry, 2: DataFile},
                  {0: ManifestEntryStatus, 101: FileFormat, 134: DataFileContent})
-    return [_inherit_from_manifest(entry, manifest) for entry in read
+    return [compat.inherit_from_manifest(entry, manifest) for entry in read
             if entry.status != ManifestEntryStatus.DELETED]
 
 
@@ -48,16 +49,15 @@ def _read(io: Any, path: str, read_schema: Any, read_types: dict, read_enums: di
 @functools.cache
 def _avro_file() -> type:
     from pyiceberg.avro.decoder import new_decoder
-    from pyiceberg.avro.file import AvroFile
     from pyiceberg.avro.resolver import resolve_reader
 
-    class ResolvedOnce(AvroFile):
+    class ResolvedOnce(compat.avro_file_class()):  # type: ignore[misc]
         """pyiceberg's Avro reader, taking the schema and reader tree from the cache."""
 
         def __enter__(self) -> "ResolvedOnce":
             with self.input_file.open() as stream:
                 self.decoder = new_decoder(stream.read())
-            self.header = self._read_header()
+            self.header = compat.read_avro_header(self)
             key = (self.header.meta.get("avro.schema"), id(self.read_schema),
                    tuple(self.read_types.values()), tuple(self.read_enums.values()))
             resolved = _RESOLVED.get(key)

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from floe.diagnostics import FloeError
-from floe.runtime import snapshots
+from floe.runtime import compat, snapshots
 from floe.runtime.outcome import TableResult
 
 #: Tables published at once. Writing Parquet releases the GIL, so two threads keep both cores
@@ -234,7 +234,6 @@ def _cached_transaction() -> type:
     metadata object, and staging only reads it. The catalog's commit applies them for real.
     """
     from pyiceberg.table import Transaction
-    from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
 
     class CachedTransaction(Transaction):
         _staged_for: Any = None
@@ -242,12 +241,12 @@ def _cached_transaction() -> type:
 
         @property
         def table_metadata(self) -> Any:
-            # _updates is an immutable tuple replaced on every change: its identity is the key.
-            if self._staged_for is not self._updates:
-                context, metadata = _TableMetadataUpdateContext(), self._table.metadata
-                for update in self._updates:
-                    metadata = _apply_table_update(update, metadata, context)
-                self._staged, self._staged_for = metadata, self._updates
+            # The staged updates are an immutable tuple replaced on every change: its identity
+            # is the key.
+            updates = compat.staged_updates(self)
+            if self._staged_for is not updates:
+                self._staged = compat.apply_updates(compat.base_metadata(self), updates)
+                self._staged_for = updates
             return self._staged
 
     return CachedTransaction

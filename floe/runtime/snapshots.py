@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterator, NamedTuple, Sequence
 
+from floe.runtime import compat
 from floe.runtime.manifests import entries
 from floe.runtime.manifests import of_snapshot as manifests_of
 
@@ -101,8 +102,8 @@ def stage(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnaps
                             sequence_number=sequence_number, manifest_list=manifest_list,
                             summary=_summary(operation, added, deleted, parent, schema, spec),
                             schema_id=metadata.current_schema_id)
-        transaction._apply(  # noqa: SLF001 - the staging entry point pyiceberg's producers use
-            (AddSnapshotUpdate(snapshot=snapshot),
+        compat.stage_updates(
+            transaction, (AddSnapshotUpdate(snapshot=snapshot),
              SetSnapshotRefUpdate(snapshot_id=snapshot_id, ref_name=MAIN_BRANCH, type=SnapshotRefType.BRANCH)),
             (AssertRefSnapshotId(snapshot_id=snapshot.parent_snapshot_id, ref=MAIN_BRANCH),))
         expired = _expire(transaction)
@@ -120,8 +121,7 @@ def write_data_files(metadata: Any, io: Any, locations: Any, data: Any, commit_u
     holds at most the table's target file size of Arrow data (``write.target-file-size-bytes``).
     """
     import pyarrow.parquet as pq
-    from pyiceberg.io.pyarrow import (_get_parquet_writer_kwargs, compute_statistics_plan,
-                                      data_file_statistics_from_parquet_metadata,
+    from pyiceberg.io.pyarrow import (compute_statistics_plan, data_file_statistics_from_parquet_metadata,
                                       parquet_path_to_id_mapping)
     from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 
@@ -129,7 +129,7 @@ def write_data_files(metadata: Any, io: Any, locations: Any, data: Any, commit_u
         return
     schema = metadata.schema()
     data = _with_field_ids(data, schema)
-    options = _get_parquet_writer_kwargs(metadata.properties)
+    options = compat.parquet_writer_options(metadata.properties)
     row_group = int(metadata.properties.get("write.parquet.row-group-limit", 1_048_576))
     target = int(metadata.properties.get("write.target-file-size-bytes", 512 * 1024 * 1024))
     stats_plan = compute_statistics_plan(schema, metadata.properties)
@@ -142,7 +142,7 @@ def write_data_files(metadata: Any, io: Any, locations: Any, data: Any, commit_u
             with pq.ParquetWriter(stream, chunk.schema, store_decimal_as_integer=True, **options) as writer:
                 writer.write_table(chunk, row_group_size=row_group)
         statistics = data_file_statistics_from_parquet_metadata(
-            parquet_metadata=writer.writer.metadata, stats_columns=stats_plan,
+            parquet_metadata=compat.parquet_file_metadata(writer), stats_columns=stats_plan,
             parquet_column_mapping=id_of_path)
         yield DataFile.from_args(content=DataFileContent.DATA, file_path=path,
                                  file_format=FileFormat.PARQUET, partition=_unpartitioned(),
@@ -215,7 +215,7 @@ def _expire(transaction: Any) -> list[Any]:
     snapshots = sorted(metadata.snapshots, key=_age)
     expired = [snap for snap in snapshots[:-SNAPSHOTS_KEPT] if snap.snapshot_id not in protected]
     if expired:
-        transaction._apply((RemoveSnapshotsUpdate(snapshot_ids=[s.snapshot_id for s in expired]),))  # noqa: SLF001
+        compat.stage_updates(transaction, (RemoveSnapshotsUpdate(snapshot_ids=[s.snapshot_id for s in expired]),))
     return expired
 
 

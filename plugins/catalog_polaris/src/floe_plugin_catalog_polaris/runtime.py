@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from floe.diagnostics import FloeError
+from floe.runtime import compat
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext
@@ -82,7 +83,6 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
 
 def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it returns
     """pyiceberg's RestCatalog with floe's timeouts, retries and TLS settings on its session."""
-    from pyiceberg.catalog.rest import RestCatalog
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
@@ -99,12 +99,9 @@ def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it re
                 kwargs["timeout"] = timeout
             return super().send(request, **kwargs)
 
-    class FloeRestCatalog(RestCatalog):
-        def _create_session(self) -> Any:
-            session = super()._create_session()
-            adapter = TimedAdapter(max_retries=retry)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            return session
+    def mount(session: Any) -> None:
+        adapter = TimedAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
 
-    return FloeRestCatalog
+    return compat.rest_catalog_class(mount)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.artifacts import DEFAULT_PATH, CompiledArtifacts
-from floe.runtime import RunContext, RunOutcome, RunRequest
+from floe.runtime import RunContext, RunOutcome, RunRequest, compat
 from floe_plugin_orchestrator_dagster.dbt_assets import build_assets, dbt_projects
 from floe_plugin_orchestrator_dagster.python_assets import build_asset, discover
 from floe_plugin_orchestrator_dagster.resource import FloeRun
@@ -32,7 +32,7 @@ event_log_storage:
   config:
     base_dir: {runs}
 run_coordinator:
-  module: dagster._core.run_coordinator
+  module: {coordinator_module}
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: {max_runs}
@@ -101,7 +101,8 @@ def write_home(context: RunContext, config: dict) -> Path:
     settings = home / "dagster.yaml"
     # Rewritten when it differs: the product folder may have moved since it was written.
     wanted = INSTANCE_YAML.format(runs=json.dumps(str(home.resolve() / "history" / "runs")),
-                                  max_runs=int(config.get("max_concurrent_runs", 1)))
+                                  max_runs=int(config.get("max_concurrent_runs", 1)),
+                                  coordinator_module=compat.QUEUED_RUN_COORDINATOR_MODULE)
     if not settings.exists() or settings.read_text() != wanted:
         settings.write_text(wanted)
     return home

@@ -13,9 +13,10 @@ import contextlib
 from collections import OrderedDict
 from typing import Any, Iterator
 
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
+
+from floe.runtime import compat
 
 #: Databases kept open at once: the index, the run being written, and a few the UI reads.
 OPEN_DATABASES = 8
@@ -23,7 +24,7 @@ OPEN_DATABASES = 8
 BUSY_TIMEOUT_SECONDS = 15
 
 
-class FloeSqliteEventLogStorage(SqliteEventLogStorage):
+class FloeSqliteEventLogStorage(compat.sqlite_event_log_storage()):  # type: ignore[misc]
     """``SqliteEventLogStorage`` with its database connections reused between events.
 
     Every use of a connection happens under the storage's lock (as in Dagster's class), so one
@@ -40,16 +41,17 @@ class FloeSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     @contextlib.contextmanager
-    def _connect(self, shard: str) -> Iterator[Any]:
-        with self._db_lock:
+    def _connect(self, shard: str) -> Iterator[Any]:  # overrides Dagster's (floe.runtime.compat)
+        with compat.event_log_lock(self):
             engine = self._engines.get(shard)
             if engine is None:
                 engine = create_engine(self.conn_string_for_shard(shard), poolclass=StaticPool,
                                        connect_args={"timeout": BUSY_TIMEOUT_SECONDS,
                                                      "check_same_thread": False})
-                if shard not in self._initialized_dbs:
-                    self._initdb(engine)
-                    self._initialized_dbs.add(shard)
+                initialized = compat.event_log_initialized(self)
+                if shard not in initialized:
+                    compat.event_log_init_db(self, engine)
+                    initialized.add(shard)
                 self._engines[shard] = engine
                 while len(self._engines) > OPEN_DATABASES:
                     self._engines.popitem(last=False)[1].dispose()
@@ -69,6 +71,6 @@ class FloeSqliteEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
     def _close_all(self) -> None:
-        with self._db_lock:
+        with compat.event_log_lock(self):
             while self._engines:
                 self._engines.popitem()[1].dispose()
