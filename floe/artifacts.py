@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -19,7 +19,7 @@ from floe.schema.structure import structure
 from floe.schema.types import jsonable
 
 #: The contract's version. Bump the major version when run time can no longer read old files.
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"
 #: Where ``floe compile`` writes the artifacts, relative to the product directory.
 DEFAULT_PATH = Path(".floe") / "compiled_artifacts.json"
 
@@ -219,6 +219,82 @@ class SecretRefInfo:
     key: str | None = None
 
 
+# -- the publish plan: what run time builds and which Iceberg tables it writes ---------------
+
+
+@attrs.frozen
+class PlannedTable:
+    """An Iceberg table run time writes: ``namespace.name``, and how.
+
+    ``mode`` is ``replace`` (after the run the table holds exactly the node's rows), ``append``
+    (the rows the node added this run are appended) or ``merge`` (rows are upserted on
+    ``unique_key``). A full refresh (``floe run --full-refresh``) replaces every table.
+    """
+
+    namespace: str
+    name: str
+    mode: Literal["replace", "append", "merge"]
+    unique_key: list[str] = attrs.Factory(list)
+
+    @property
+    def identifier(self) -> str:
+        """``namespace.name``, as catalogs and readers name the table."""
+        return f"{self.namespace}.{self.name}"
+
+
+@attrs.frozen
+class PlannedNode:
+    """One node of the product as run time builds it.
+
+    ``kind`` is ``source``, ``seed``, ``snapshot`` or ``model`` (a dbt node of ``transform``,
+    ``id`` its dbt unique_id) or ``python`` (an ``@floe_asset``, ``id`` ``python.<name>``).
+    ``layer`` is the catalog namespace the node belongs in (None for sources); ``depends_on``
+    lists the ids of the nodes it reads; ``table`` is the Iceberg table it publishes, if any.
+    """
+
+    id: str
+    kind: Literal["source", "seed", "snapshot", "model", "python"]
+    name: str
+    transform: str | None = None
+    materialized: str | None = None
+    layer: str | None = None
+    depends_on: list[str] = attrs.Factory(list)
+    table: PlannedTable | None = None
+    description: str | None = None
+
+    @property
+    def dataset(self) -> str:
+        """The node's dataset name in lineage: its table's identifier, else ``layer.name`` (a
+        source: ``source.table``)."""
+        if self.table is not None:
+            return self.table.identifier
+        return f"{self.layer}.{self.name}" if self.layer else self.name
+
+
+@attrs.frozen
+class PublishPlan:
+    """Every node of the product's dbt projects and Python assets, as compile decided them.
+
+    Run time (the orchestrator plugin, observability, ``floe lineage``) reads this and nothing
+    else to know which tables a run writes and where. A run builds its selection of the nodes
+    and publishes the ``table`` of each one it built.
+    """
+
+    nodes: list[PlannedNode] = attrs.Factory(list)
+
+    def tables(self) -> list[PlannedNode]:
+        """The nodes that publish a table."""
+        return [node for node in self.nodes if node.table is not None]
+
+    def of_transform(self, transform: str) -> dict[str, PlannedNode]:
+        """A dbt transform's nodes by unique_id."""
+        return {node.id: node for node in self.nodes if node.transform == transform}
+
+    def python_assets(self) -> list[PlannedNode]:
+        """The Python assets, by name."""
+        return [node for node in self.nodes if node.kind == "python"]
+
+
 @attrs.frozen
 class CompiledArtifacts:
     """Everything run time needs besides the dbt project and the secrets."""
@@ -237,6 +313,8 @@ class CompiledArtifacts:
     governance: Governance
     observability: Observability
     secret_refs: list[SecretRefInfo]
+    #: Which nodes run time builds and the Iceberg tables they publish (contract 1.2).
+    publish: PublishPlan
 
     def to_json(self) -> str:
         """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
@@ -256,6 +334,9 @@ class CompiledArtifacts:
         if version.split(".")[0] != CONTRACT_VERSION.split(".")[0]:
             raise FloeError(f"{source}: contract_version {version or '(missing)'} cannot be read by "
                             f"this floe (contract {CONTRACT_VERSION}); run `floe compile` again")
+        if "publish" not in data:
+            raise FloeError(f"{source}: compiled by an older floe (contract {version}), without the "
+                            "publish plan run time reads; run `floe compile` again")
         report = Report(source)
         artifacts = structure(data, cls, report)
         report.raise_if_errors()

@@ -489,20 +489,9 @@ def lineage_command(product: Path | None, fmt: str, platform: str | None, env: s
     from floe.discovery import product_file
     from floe.observability.graph import RENDERERS, build_graph
 
-    path = product_file(product)
-    product_dir = path.resolve().parent
-    artifacts = compile_product(path, platform=platform, env=env, write=False).artifacts
-    specs, layer_of = [], None
-    try:
-        from floe_plugin_orchestrator_dagster.layers import model_layer as layer_of
-        from floe_plugin_orchestrator_dagster.python_assets import discover
-    except ImportError:  # no orchestrator plugin: dbt's part of the graph only
-        discover = None
-    if discover is not None:
-        from floe.runtime import RunContext
-
-        specs = discover(RunContext(artifacts, product_dir))
-    click.echo(RENDERERS[fmt](build_graph(artifacts, product_dir, specs, layer_of)), nl=False)
+    # The graph is the publish plan of the artifacts, compiled fresh (nothing is written).
+    artifacts = compile_product(product_file(product), platform=platform, env=env, write=False).artifacts
+    click.echo(RENDERERS[fmt](build_graph(artifacts)), nl=False)
 
 
 @cli.command("runs")

@@ -29,13 +29,14 @@ from floe.artifacts import (
     PluginProvenance,
     ProductInfo,
     Profiles,
+    PublishPlan,
     PythonAssetsInfo,
     ResolvedSection,
     ScheduleInfo,
     SecretRefInfo,
 )
 from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_you_mean, one_of
-from floe.dbt_project import load_project
+from floe.dbt_project import DbtProject, load_project
 from floe.discovery import PlatformLocation, display_path, locate_platform
 from floe.enforcement.rules import Outcome, ProjectModels, check_approved, enforce
 from floe.enforcement.inheritance import Policy, load_chain, merge
@@ -144,6 +145,8 @@ class _Compiler:
         self.display_dir = display_dir
         self.warnings: list[Diagnostic] = []
         self.fingerprints: dict[str, str] = {}
+        #: Each dbt project as dbt parsed it, by project_dir (for the publish plan).
+        self.projects: dict[str, DbtProject] = {}
         self.outcome: Outcome | None = None
 
     def assemble(self, location: PlatformLocation, product_text: str, platform_text: str) -> CompiledArtifacts:
@@ -163,6 +166,8 @@ class _Compiler:
         assert compute is not None and all(p is not None for p in profiles.values())
         self._report_platform(location, compute)
         dbt = self._enforce(self._dbt(compute, transforms))
+        python_assets = PythonAssetsInfo(self.product.assets.path, list(self.product.assets.modules))
+        plan = self._plan(dbt, python_assets)
         sections = {kind: _section(resolved) for kind, resolved in profiles.items()}
         secret_backends = [_section(b) for b in backends]
         refs = secret_refs([r.config for r in selected])
@@ -183,7 +188,7 @@ class _Compiler:
             secret_backends=secret_backends,
             orchestrator=_section(orchestrator) if orchestrator else None,
             dbt=dbt,
-            python_assets=PythonAssetsInfo(product.assets.path, list(product.assets.modules)),
+            python_assets=python_assets,
             schedules=[ScheduleInfo(s.name, s.cron, s.timezone,
                                     list(s.transforms) if s.transforms is not None
                                     else [t.name for t in product.transforms], s.enabled)
@@ -199,7 +204,16 @@ class _Compiler:
                 classifications=self.outcome.classifications if self.outcome else []),
             observability=self._observability(),
             secret_refs=[SecretRefInfo(r.secret_ref, r.key) for r in refs],
+            publish=plan,
         )
+
+    def _plan(self, dbt: Dbt, python_assets: PythonAssetsInfo) -> PublishPlan:
+        """What run time builds and publishes: every dbt node and ``@floe_asset`` function."""
+        from floe.asset_modules import discover
+        from floe.plan import build_plan
+
+        assets = discover(self.product_dir, python_assets)
+        return build_plan(dbt.transforms, self.projects, assets, self.product_dir)
 
     def _profile(self, kind: str) -> Resolved | None:
         name = getattr(self.product.profiles, kind)
@@ -258,6 +272,7 @@ class _Compiler:
             self.progress("ok", f"{transform.name}: {len(loaded.project.models)} dbt models found ({how})")
             projects[transform.project_dir] = ProjectModels(transform.name, transform.project_dir,
                                                             loaded.project)
+            self.projects[transform.project_dir] = loaded.project
             self.fingerprints[transform.project_dir] = loaded.fingerprint
         self.progress("step", "Enforcing platform rules")
         outcome = enforce(self.policy, projects.values(),

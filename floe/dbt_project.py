@@ -79,11 +79,30 @@ class DbtModel:
 
 
 @attrs.frozen
+class DbtNode:
+    """A node of the project's graph, of any package: a source, seed, snapshot or model.
+
+    ``name`` is a source's ``source_name.table``; ``unique_key`` is an incremental model's key
+    (empty otherwise); ``depends_on`` lists the unique_ids it reads.
+    """
+
+    unique_id: str
+    name: str
+    resource_type: str
+    fqn: tuple[str, ...]
+    materialized: str | None
+    unique_key: tuple[str, ...]
+    depends_on: tuple[str, ...]
+
+
+@attrs.frozen
 class DbtProject:
-    """The models of a dbt project's root package (installed packages are not the product's)."""
+    """The models of a dbt project's root package (installed packages are not the product's),
+    and the graph of every source, seed, snapshot and model dbt builds from it."""
 
     name: str
     models: tuple[DbtModel, ...]
+    graph: tuple[DbtNode, ...] = ()
 
 
 @attrs.frozen
@@ -147,7 +166,28 @@ def project_from_manifest(manifest: dict[str, Any]) -> DbtProject:
             tests=tuple(sorted(tests.get(unique_id, ()))),
         ))
     models.sort(key=lambda m: m.unique_id)
-    return DbtProject(name=project, models=tuple(models))
+    return DbtProject(name=project, models=tuple(models), graph=_graph(manifest))
+
+
+#: Node kinds that are part of what a run builds (tests are checks on them).
+GRAPH_NODES = ("seed", "snapshot", "model")
+
+
+def _graph(manifest: dict[str, Any]) -> tuple[DbtNode, ...]:
+    out = [DbtNode(unique_id=unique_id, name=f"{source['source_name']}.{source['name']}",
+                   resource_type="source", fqn=tuple(source.get("fqn", ())), materialized=None,
+                   unique_key=(), depends_on=())
+           for unique_id, source in manifest.get("sources", {}).items()]
+    for unique_id, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") not in GRAPH_NODES:
+            continue
+        config = node.get("config") or {}
+        key = config.get("unique_key")
+        out.append(DbtNode(unique_id=unique_id, name=node["name"], resource_type=node["resource_type"],
+                           fqn=tuple(node.get("fqn", ())), materialized=config.get("materialized"),
+                           unique_key=(key,) if isinstance(key, str) else tuple(key or ()),
+                           depends_on=tuple((node.get("depends_on") or {}).get("nodes", ()))))
+    return tuple(sorted(out, key=lambda n: n.unique_id))
 
 
 # -- parsing with dbt, cached ---------------------------------------------------------------
@@ -188,6 +228,21 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
                         f"({exc}); see {cache / 'logs' / 'dbt.log'}") from None
     write_atomic(stamp, digest + "\n")
     return LoadedProject(loaded, manifest, digest, True, seconds)
+
+
+def fresh_manifest(product_dir: Path, project_dir: str, transform: str, profile_name: str,
+                   target: str, output: dict[str, Any], vars: dict[str, Any] | None = None) -> Path:
+    """The path of the transform's cached ``manifest.json``, without reading it.
+
+    Run time reads the manifest once itself; this only checks the cache's fingerprint and, when
+    the project changed since compile, parses it again (as :func:`load_project` does).
+    """
+    cache = product_dir / CACHE_DIR / transform
+    manifest = cache / "target" / "manifest.json"
+    if manifest.is_file() and _read(cache / "fingerprint") == fingerprint(
+            product_dir / project_dir, profile_name, target, output, vars or {}):
+        return manifest
+    return load_project(product_dir, project_dir, transform, profile_name, target, output, vars).manifest
 
 
 def dbt_executable() -> Path:

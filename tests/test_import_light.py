@@ -82,6 +82,17 @@ def test_compile_imports_no_runtime_stack(demo: Path) -> None:
     assert "floe.compiler" in modules
 
 
+def test_lineage_is_drawn_from_the_artifacts_without_the_orchestrators_run_time(demo: Path) -> None:
+    code, modules, output = run_and_list_modules(["lineage", "--format", "json"], demo)
+    assert code in (0, None), output
+    assert '"table:gold.top_countries"' in output
+    assert heavy_imports(modules) == [], output
+    # Compile asks the orchestrator plugin to resolve its settings (its light plugin module);
+    # nothing of its run-time part (assets, definitions) is needed to draw the graph.
+    orchestrator = sorted(m for m in modules if m.startswith("floe_plugin_orchestrator_dagster."))
+    assert orchestrator == ["floe_plugin_orchestrator_dagster.plugin"], orchestrator
+
+
 def test_invalid_input_imports_no_runtime_stack(demo: Path) -> None:
     (demo / "floe.yaml").write_text((demo / "floe.yaml").read_text().replace("type: dbt", "type: dbtt"))
     code, modules, output = run_and_list_modules(["compile"], demo)

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conftest import EXAMPLE, FIXTURES, ROOT, floe_subprocess, prime_dbt_cache
 
-from floe.artifacts import Observability, ProductInfo
+from floe.artifacts import Observability, PlannedNode, PlannedTable, ProductInfo, PublishPlan
 from floe.observability import FLUSH_DEADLINE, NULL_OBSERVER, RunObserver, observe_run
 from floe.observability.runs import record_run
 from floe.observability.sender import FileSender
@@ -144,6 +144,7 @@ def settings(**changes) -> Observability:
 def make_observer(observability: Observability | None = None, **options) -> tuple[RunObserver, dict]:
     seen = {"spans": InMemorySpanExporter(), "events": [], "warnings": []}
     options.setdefault("span_exporters", [seen["spans"]])
+    options.setdefault("plan", PLAN)
     observer = RunObserver(observability or settings(), product=PRODUCT, catalog_namespace="iceberg://floe",
                            lineage_sink=seen["events"], warn=seen["warnings"].append, **options)
     return observer, seen
@@ -163,12 +164,17 @@ def dbt_result(name: str, resource_type: str = "model", status: str = "success",
     return SimpleNamespace(node=node, status=status, timing=timing, message=message)
 
 
-NODES = {"seed.shop.raw_orders": {"name": "raw_orders", "fqn": ["shop", "raw_orders"]},
-         "model.shop.bronze_orders": {"name": "bronze_orders", "fqn": ["shop", "bronze", "bronze_orders"]}}
-
-
-def layer_of(unique_id: str, name: str, fqn) -> str:
-    return name.split("_")[0] if name.startswith(("bronze_", "silver_", "gold_")) else "main"
+#: The publish plan compile would write for the simulated product.
+PLAN = PublishPlan([
+    PlannedNode("source.shop.erp.customers", "source", "erp.customers", transform="core"),
+    PlannedNode("seed.shop.raw_orders", "seed", "raw_orders", transform="core", materialized="seed",
+                layer="main"),
+    PlannedNode("model.shop.bronze_orders", "model", "bronze_orders", transform="core", materialized="table",
+                layer="bronze", depends_on=["seed.shop.raw_orders", "source.shop.erp.customers"],
+                table=PlannedTable("bronze", "bronze_orders", "replace")),
+    PlannedNode("python.top_orders", "python", "top_orders", materialized="python", layer="gold",
+                depends_on=["model.shop.bronze_orders"], table=PlannedTable("gold", "top_orders", "replace")),
+])
 
 
 def simulate(observer: RunObserver, *, fail_model: bool = False, fail_python: bool = False) -> None:
@@ -181,7 +187,7 @@ def simulate(observer: RunObserver, *, fail_model: bool = False, fail_python: bo
                           depends=("model.shop.bronze_orders",))]
     with pytest.raises(RuntimeError) if fail_model else _nothing():
         with observer.dbt_build("core", RUN_ID):
-            observer.dbt_finished(results, NODES, layer_of)
+            observer.dbt_finished(results, "core")
             if fail_model:
                 raise RuntimeError("model 'bronze_orders' failed: Binder Error: no_such_column")
             observer.table_published(TableResult("bronze_orders", "bronze.bronze_orders", 7, 111, "create"),
@@ -365,15 +371,15 @@ def test_both_switches_off_give_the_null_observer(tmp_path):
     with observe_run(SimpleNamespace(artifacts=artifacts, state_dir=tmp_path)) as observer:
         assert observer is NULL_OBSERVER
         with observer.python_asset("a", RUN_ID), observer.dbt_build("core", RUN_ID):
-            observer.dbt_finished([], {}, layer_of)
+            observer.dbt_finished([], "core")
     assert not (tmp_path / "lineage").exists()
 
 
 def test_an_error_inside_observability_is_one_warning_and_never_reaches_the_run():
     observer, seen = make_observer()
     with observer.dbt_build("core", RUN_ID):
-        observer.dbt_finished([object()], NODES, layer_of)  # not a dbt result
-        observer.dbt_finished([object()], NODES, layer_of)
+        observer.dbt_finished([object()], "core")  # not a dbt result
+        observer.dbt_finished([object()], "core")
     observer.table_published(None)
     observer.close()
     assert seen["warnings"] == ["observability: internal error (AttributeError: 'object' object has no "

@@ -1,24 +1,21 @@
 """The product's lineage graph for ``floe lineage``: sources, seeds, models, Python assets and
 the Iceberg tables they publish, drawn as Mermaid (pastes into Markdown docs), DOT or JSON.
 
-The graph is what the product *would* produce, read from the compiled artifacts, the dbt
-manifest ``floe compile`` caches under ``.floe/dbt/<transform>/target/`` and the ``@floe_asset``
-functions of the product; it needs no run and no lineage server.
+The graph is what the product *would* produce, read from the compiled artifacts' publish plan
+(``CompiledArtifacts.publish``) alone; it needs no run, no lineage server and no orchestrator.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
-from floe.diagnostics import FloeError
+if TYPE_CHECKING:
+    from floe.artifacts import CompiledArtifacts
 
-#: dbt materializations whose model floe publishes as an Iceberg table.
-PUBLISHED = ("table", "incremental")
 #: Node kinds, in the order the legend and the output list them.
 KINDS = ("source", "seed", "snapshot", "model", "python", "table")
 _MERMAID_SHAPES = {"source": '(["{}"])', "seed": '(["{}"])', "snapshot": '["{}"]', "model": '["{}"]',
@@ -60,60 +57,29 @@ class Graph:
             self.edges.add((source, target))
 
 
-def build_graph(artifacts: Any, product_dir: Path, python_assets: list[Any] | None = None,
-                layer_of: Callable[[str, Any], str] | None = None) -> Graph:
-    """The lineage graph of a compiled product.
-
-    :param python_assets: ``floe.assets.AssetSpec`` objects of the product's Python assets.
-    :param layer_of: ``(name, fqn) -> layer`` for models the artifacts place in no layer.
-    """
+def build_graph(artifacts: "CompiledArtifacts") -> Graph:
+    """The lineage graph of a compiled product, from its publish plan."""
     graph = Graph(artifacts.product.name)
-    table_of: dict[str, str] = {}  # asset name -> node id its readers read from
-    for transform in artifacts.dbt.transforms:
-        manifest = _manifest(product_dir, transform.name)
-        layers = {model.unique_id: model.layer for model in transform.models}
-        ids: dict[str, str] = {}
-        for unique_id, source in sorted(manifest.get("sources", {}).items()):
-            ids[unique_id] = graph.add("source", f"{source['source_name']}.{source['name']}")
-        nodes = {uid: node for uid, node in manifest.get("nodes", {}).items()
-                 if node.get("resource_type") in ("model", "seed", "snapshot")}
-        for unique_id, node in sorted(nodes.items()):
-            materialized = node.get("config", {}).get("materialized")
-            kind = node["resource_type"]
-            ids[unique_id] = graph.add(kind, node["name"], materialized if kind == "model" else None)
-            table_of[node["name"]] = ids[unique_id]
-        for unique_id, node in sorted(nodes.items()):
-            for upstream in node.get("depends_on", {}).get("nodes", []):
-                if upstream in ids:
-                    graph.link(ids[upstream], ids[unique_id])
-            if node["resource_type"] == "model" and node.get("config", {}).get("materialized") in PUBLISHED:
-                layer = layers.get(unique_id) or (layer_of(node["name"], node.get("fqn", []))
-                                                  if layer_of else "main")
-                table = graph.add("table", f"{layer}.{node['name']}")
-                graph.link(ids[unique_id], table)
-                table_of[node["name"]] = table
-    for spec in sorted(python_assets or [], key=lambda s: s.name):
-        asset = graph.add("python", spec.name)
-        table = graph.add("table", f"{spec.layer}.{spec.name}")
-        graph.link(asset, table)
-        table_of.setdefault(spec.name, table)
-    for spec in python_assets or []:
-        for dep in spec.deps:
-            graph.link(table_of.get(dep) or graph.add("model", dep), f"python:{spec.name}")
+    plan = artifacts.publish.nodes
+    ids: dict[tuple[str | None, str], str] = {}  # (transform, plan id) -> graph node id
+    reads: dict[str, str] = {}  # plan id -> graph node its readers read (its table, if any)
+    for node in plan:
+        detail = node.materialized if node.kind == "model" else None
+        graph_id = graph.add(node.kind, node.name, detail)
+        ids[(node.transform, node.id)] = graph_id
+        reads[node.id] = graph_id
+        if node.table is not None:
+            table = graph.add("table", node.table.identifier)
+            graph.link(graph_id, table)
+            reads[node.id] = table
+    for node in plan:
+        target = ids[(node.transform, node.id)]
+        for upstream in node.depends_on:
+            # dbt nodes read each other in the compute engine; a Python asset reads tables.
+            source = reads.get(upstream) if node.kind == "python" else ids.get((node.transform, upstream))
+            if source is not None:
+                graph.link(source, target)
     return graph
-
-
-def _manifest(product_dir: Path, transform: str) -> dict[str, Any]:
-    from floe.dbt_project import CACHE_DIR
-
-    path = product_dir / CACHE_DIR / transform / "target" / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FloeError(f"{path}: no dbt manifest for transform '{transform}'; run `floe compile` "
-                        "first") from None
-    except ValueError as exc:
-        raise FloeError(f"{path}: not a dbt manifest ({exc}); run `floe compile` again") from None
 
 
 # -- rendering ------------------------------------------------------------------------------

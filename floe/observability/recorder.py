@@ -8,12 +8,13 @@ An integration calls it at a few points only (the Dagster plugin does exactly th
             ...
             observer.table_published(table, schema)     # after each Iceberg commit
         with observer.dbt_build(transform, run_id):      # around a dbt build step
-            observer.dbt_finished(results, nodes, layer_of)   # dbt's run results, once
+            observer.dbt_finished(results, transform)   # dbt's run results, once
         observer.run_finished(outcome)
 
 Every method is guarded: an error inside observability is reported once as a warning and never
 reaches the run. Lineage events and spans of dbt nodes are derived from dbt's own run results
-(timings, status, compiled SQL, ``depends_on``), so dbt is not slowed down by callbacks.
+(timings, status, compiled SQL, ``depends_on``), so dbt is not slowed down by callbacks; the
+dataset each node writes is the artifacts' publish plan's (``CompiledArtifacts.publish``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import attrs
 from floe.observability import lineage as ol
 
 if TYPE_CHECKING:
-    from floe.artifacts import Observability, ProductInfo
+    from floe.artifacts import Observability, ProductInfo, PublishPlan
     from floe.runtime import RunContext, RunOutcome, TableResult
 
 #: Seconds the end of a run waits, at most, for traces and lineage still being delivered.
@@ -66,13 +67,12 @@ class NullObserver:
         """Observe one dbt build step (every node it builds, and their publishing)."""
         yield
 
-    def dbt_finished(self, results: Iterable[Any], nodes: Mapping[str, Any],
-                     layer_of: Callable[[str, str, Any], str]) -> None:
+    def dbt_finished(self, results: Iterable[Any], transform: str) -> None:
         """dbt's run results of the current dbt build step.
 
         :param results: dbt ``RunResult`` objects (``node``, ``status``, ``timing``, ``message``).
-        :param nodes: the manifest's ``nodes`` (JSON), to name upstream datasets.
-        :param layer_of: ``(unique_id, name, fqn) -> namespace`` of a node's table.
+        :param transform: the transform they belong to; its nodes' datasets are the publish
+            plan's.
         """
 
     def table_published(self, table: "TableResult", schema: Any = None) -> None:
@@ -120,7 +120,7 @@ class RunObserver(NullObserver):
 
     :param settings: the artifacts' observability section.
     :param catalog_namespace: the datasets' namespace (:func:`~.lineage.catalog_namespace`).
-    :param datasets: asset name → dataset name (``<layer>.<table>``) known before the run.
+    :param plan: the artifacts' publish plan: the dataset (``<layer>.<table>``) of every node.
     :param state_dir: the product's ``.floe/`` (lineage goes to a file there by default).
     :param span_exporters: extra span exporters (tests pass an in-memory one).
     :param lineage_sink: a list that receives every event as well (tests).
@@ -128,7 +128,7 @@ class RunObserver(NullObserver):
     """
 
     def __init__(self, settings: "Observability", *, product: "ProductInfo", catalog_namespace: str,
-                 datasets: Mapping[str, str] | None = None, state_dir: Path | None = None,
+                 plan: "PublishPlan | None" = None, state_dir: Path | None = None,
                  span_exporters: Sequence[Any] = (), lineage_sink: list | None = None,
                  warn: Callable[[str], None] | None = None):
         self.product = product
@@ -138,7 +138,9 @@ class RunObserver(NullObserver):
         self._warn = warn or logger.warning
         self._warned_internal = False
         self._lock = threading.Lock()
-        self._datasets = dict(datasets or {})
+        self._plan = plan
+        self._datasets = {node.name: node.dataset for node in (plan.nodes if plan else ())
+                          if node.kind != "source"}
         self._tables: dict[str, tuple["TableResult", list[dict[str, str]]]] = {}
         self._steps: list[_Asset] = []
         self._outcome: "RunOutcome | None" = None
@@ -213,9 +215,8 @@ class RunObserver(NullObserver):
             raise
         self._guard(self._dbt_step_finished, step, None)
 
-    def dbt_finished(self, results: Iterable[Any], nodes: Mapping[str, Any],
-                     layer_of: Callable[[str, str, Any], str]) -> None:
-        self._guard(self._dbt_results, results, nodes, layer_of)
+    def dbt_finished(self, results: Iterable[Any], transform: str) -> None:
+        self._guard(self._dbt_results, results, transform)
 
     def table_published(self, table: "TableResult", schema: Any = None) -> None:
         def record() -> None:
@@ -327,19 +328,16 @@ class RunObserver(NullObserver):
 
     # -- dbt ------------------------------------------------------------------------------------
 
-    def _dbt_results(self, results: Iterable[Any], nodes: Mapping[str, Any],
-                     layer_of: Callable[[str, str, Any], str]) -> None:
+    def _dbt_results(self, results: Iterable[Any], transform: str) -> None:
         step = self._steps[-1] if self._steps else None
         if step is None:
             return
+        planned = self._plan.of_transform(transform) if self._plan else {}
 
         def dataset_of(unique_id: str) -> str:
-            node = nodes.get(unique_id)
-            if node is not None:
-                return f"{layer_of(unique_id, node['name'], node.get('fqn', []))}.{node['name']}"
-            # source.<package>.<source name>.<table>
-            parts = unique_id.split(".")
-            return ".".join(parts[2:]) if unique_id.startswith("source.") else unique_id
+            node = planned.get(unique_id)
+            # A test is a span only: its "dataset" names nothing that lineage emits.
+            return node.dataset if node is not None else unique_id
 
         for item in results:
             node = item.node
@@ -353,7 +351,7 @@ class RunObserver(NullObserver):
             record = _Node(unique_id=node.unique_id, name=node.name, resource_type=resource_type,
                            status=str(getattr(item.status, "value", item.status)),
                            materialized=getattr(getattr(node, "config", None), "materialized", None),
-                           dataset=f"{layer_of(node.unique_id, node.name, node.fqn)}.{node.name}",
+                           dataset=dataset_of(node.unique_id),
                            inputs=[dataset_of(uid) for uid in depends],
                            timing=timing, message=getattr(item, "message", None),
                            sql=getattr(node, "compiled_code", None) or getattr(node, "raw_code", None),
@@ -487,11 +485,9 @@ def _create(context: "RunContext", options: dict) -> NullObserver:
     if not (settings.traces or settings.lineage):
         return NULL_OBSERVER
     try:
-        datasets = {model.name: f"{model.layer}.{model.name}" for transform in artifacts.dbt.transforms
-                    for model in transform.models if model.layer}
         return RunObserver(settings, product=artifacts.product,
                            catalog_namespace=ol.catalog_namespace(artifacts.profiles.catalog),
-                           datasets=datasets, state_dir=context.state_dir, **options)
+                           plan=artifacts.publish, state_dir=context.state_dir, **options)
     except Exception as exc:  # noqa: BLE001 - observability must never break a pipeline
         logger.debug("observability set-up failed", exc_info=True)
         (options.get("warn") or logger.warning)(

@@ -6,27 +6,30 @@ subprocess on every run (measured at ~3.4× a plain ``dbt build``). Instead floe
 ``dbtRunner``, hands the parsed manifest to the build, and publishes each table model only after
 the whole build succeeded, so a failing model or test leaves every published table at its last
 good snapshot.
+
+Which nodes publish a table, into which namespace and how (replace, append, merge on a key)
+comes from the artifacts' publish plan (``CompiledArtifacts.publish``); the manifest is read
+once per transform, for dagster-dbt's assets and dbt's in-memory manifest.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import yaml
 
-from floe.artifacts import DbtTransform
+from floe.artifacts import DbtTransform, PlannedNode
+from floe.diagnostics import FloeError
 from floe.runtime.publish import Publisher, Staged, stage
-from floe_plugin_orchestrator_dagster.layers import model_layer
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext
 
-#: Materializations whose result is a table floe publishes.
-PUBLISHED = {"table": "overwrite", "incremental": "append"}
+#: The publish plan's write modes as floe.runtime.publish names them.
+PUBLISH_MODES = {"replace": "overwrite", "append": "append", "merge": "merge"}
 
 
 class DbtProject:
@@ -38,7 +41,7 @@ class DbtProject:
     """
 
     def __init__(self, transform: DbtTransform, context: "RunContext"):
-        from floe.dbt_project import load_project
+        from floe.dbt_project import fresh_manifest
 
         self.transform = transform
         self.context = context
@@ -48,17 +51,25 @@ class DbtProject:
         compiled = context.artifacts.dbt.profiles[transform.profile]["outputs"][transform.target]
         # Fresh after `floe run`'s compile; for definitions loaded from older artifacts (floe dev)
         # this re-parses only when the project changed since.
-        loaded = load_project(context.product_dir, transform.project_dir, transform.name,
-                              transform.profile, transform.target, compiled, transform.vars)
-        self.manifest_path = loaded.manifest
-        self.nodes = json.loads(self.manifest_path.read_text())["nodes"]
-        self.layers = {model.unique_id: model.layer for model in transform.models}
+        self.manifest_path = fresh_manifest(context.product_dir, transform.project_dir, transform.name,
+                                            transform.profile, transform.target, compiled, transform.vars)
+        #: The publish plan's nodes of this transform, by unique_id.
+        self.plan = context.artifacts.publish.of_transform(transform.name)
+        # The one read of the manifest in a run: dagster-dbt builds its assets from this dict,
+        # dbt's in-memory manifest is built from it too.
+        self.manifest_json = json.loads(self.manifest_path.read_bytes())
+        self.nodes = self.manifest_json["nodes"]
         self._write_profiles()
-        self.manifest = _load_manifest(self.manifest_path, self.nodes)
+        self.manifest = _load_manifest(self.manifest_json)
 
-    def layer(self, unique_id: str, name: str, fqn: Any) -> str:
-        """The namespace of a model's table: the layer compile placed it in, else by its name."""
-        return self.layers.get(unique_id) or model_layer(name, fqn)
+    def planned(self, unique_id: str) -> PlannedNode:
+        """The publish plan's entry of a node (its layer, its table)."""
+        node = self.plan.get(unique_id)
+        if node is None:
+            raise FloeError(f"transform '{self.transform.name}': dbt node {unique_id} is not in the "
+                            "compiled artifacts' publish plan (the project changed since it was "
+                            "compiled); run `floe compile` again")
+        return node
 
     def args(self, command: str, *extra: str) -> list[str]:
         """Command-line arguments for an in-process dbt command on this project."""
@@ -77,15 +88,19 @@ class DbtProject:
         (self.run_dir / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=True))
 
 
-def _load_manifest(path: Path, nodes: dict[str, Any]) -> Any:
-    """dbt's in-memory manifest, rebuilt from the manifest.json compile wrote."""
+def _load_manifest(data: dict[str, Any]) -> Any:
+    """dbt's in-memory manifest, rebuilt from the manifest.json compile wrote (already read).
+
+    The file was written by this dbt (compile's ``dbt parse``), so no schema upgrade applies;
+    building the objects does not change ``data``, which dagster-dbt reads as well.
+    """
     from dbt.contracts.graph.manifest import Manifest, WritableManifest
     from dbt.contracts.graph.nodes import GenericTestNode
 
-    manifest = Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
+    manifest = Manifest.from_writable_manifest(WritableManifest.upgrade_schema_version(data))
     # Reading JSON, dbt takes every test for a singular one and drops `test_metadata`, without
     # which a generic test (unique, not_null, ...) cannot compile; restore those nodes.
-    for unique_id, node in nodes.items():
+    for unique_id, node in data["nodes"].items():
         if node["resource_type"] == "test" and node.get("test_metadata"):
             manifest.nodes[unique_id] = GenericTestNode.from_dict(node)
     return manifest
@@ -98,8 +113,7 @@ def build_assets(project: DbtProject) -> Any:
     class Translator(DagsterDbtTranslator):
         def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
             if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-                return project.layer(dbt_resource_props["unique_id"], dbt_resource_props["name"],
-                                     dbt_resource_props["fqn"])
+                return project.planned(dbt_resource_props["unique_id"]).layer
             return super().get_group_name(dbt_resource_props)
 
     translator = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -107,7 +121,7 @@ def build_assets(project: DbtProject) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
 
-        @dbt_assets(manifest=project.manifest_path, select=transform.select or "fqn:*",
+        @dbt_assets(manifest=project.manifest_json, select=transform.select or "fqn:*",
                     exclude=transform.exclude or "", name=f"dbt_{transform.name}",
                     dagster_dbt_translator=translator, required_resource_keys={"floe"})
         def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
@@ -154,7 +168,7 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
         result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(
             project.args("build", "--no-write-json", *extra))
     results = list(getattr(result.result, "results", None) or [])
-    floe.observer.dbt_finished(results, project.nodes, project.layer)  # observability
+    floe.observer.dbt_finished(results, project.transform.name)  # observability
     if not results and not result.success:
         raise Failure(description=f"dbt build failed: {_dbt_error(result)}")
     check_results, failures = _checks_and_failures(results, project, key_of, checks)
@@ -166,8 +180,7 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
     built = [item.node for item in results
              if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
              and key_of[item.node.unique_id] in context.selected_asset_keys]
-    to_publish = [node for node in built
-                  if node.resource_type == "model" and node.config.materialized in PUBLISHED]
+    to_publish = [node for node in built if project.planned(node.unique_id).table is not None]
     published = _publish_models(floe, project, to_publish)
     timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
     for node in built:
@@ -231,17 +244,15 @@ def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Stag
     """Read a built model from the compute engine and stage it for its Iceberg table."""
 
     catalog = floe.context.catalog
-    namespace, name = project.layer(node.unique_id, node.name, node.fqn), node.name
+    planned = project.planned(node.unique_id).table
+    assert planned is not None
+    namespace, name = planned.namespace, planned.name
     relation = (node.schema, node.alias or node.name)
-    materialized = node.config.materialized
-    unique_key = node.config.get("unique_key") if materialized == "incremental" else None
-    keys = [unique_key] if isinstance(unique_key, str) else unique_key
-    mode, offset = PUBLISHED[materialized], 0
+    keys = list(planned.unique_key) or None
+    mode, offset = PUBLISH_MODES[planned.mode], 0
     if floe.request.full_refresh:
         mode = "overwrite"
-    elif materialized == "incremental" and keys:
-        mode = "merge"
-    elif materialized == "incremental":
+    elif mode == "append":
         # dbt-duckdb appends an incremental model's new rows after the old ones (DuckDB keeps
         # insertion order), so the rows past what Iceberg already holds are this run's rows.
         published = _published_rows(catalog, namespace, name)

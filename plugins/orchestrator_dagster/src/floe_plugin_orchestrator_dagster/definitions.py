@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from floe.artifacts import DEFAULT_PATH, CompiledArtifacts
 from floe.runtime import RunContext, RunOutcome, RunRequest, compat
 from floe_plugin_orchestrator_dagster.dbt_assets import build_assets, dbt_projects
-from floe_plugin_orchestrator_dagster.python_assets import build_asset, discover
+from floe_plugin_orchestrator_dagster.python_assets import asset_names, build_asset, planned_assets
 from floe_plugin_orchestrator_dagster.resource import FloeRun
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def build_definitions(context: RunContext, request: RunRequest) -> tuple["Defini
     config = context.artifacts.orchestrator.config if context.artifacts.orchestrator else {}
     projects = dbt_projects(context)
     dbt_defs = {project.transform.name: build_assets(project) for project in projects}
-    python_defs = [build_asset(spec) for spec in discover(context)]
+    names = asset_names(context)
+    python_defs = [build_asset(spec, node, names) for spec, node in planned_assets(context)]
     resource = FloeRun(context, request)
     python_selection = AssetSelection.assets(*python_defs) if python_defs else None
     jobs = []

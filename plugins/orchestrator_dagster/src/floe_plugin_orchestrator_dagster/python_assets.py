@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
-import sys
 import typing
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floe.assets import SPEC_ATTRIBUTE, AssetSpec, FloeCatalog
+from floe.artifacts import PlannedNode
+from floe.assets import AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
 from floe.runtime.publish import publish
 from floe_plugin_orchestrator_dagster.resource import failing_as
@@ -19,70 +16,61 @@ if TYPE_CHECKING:
     from floe.runtime import RunContext
 
 
-def discover(context: "RunContext") -> list[AssetSpec]:
-    """Every ``@floe_asset`` in the product's assets folder and the modules floe.yaml names."""
-    config = context.artifacts.python_assets
-    modules = []
-    folder = context.path(config.path)
-    if folder.is_dir():
-        modules += [_load_file(path) for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")]
-    if config.modules:
-        # Modules named in floe.yaml are importable relative to the product directory.
-        if str(context.product_dir) not in sys.path:
-            sys.path.insert(0, str(context.product_dir))
-        modules += [_import(name) for name in config.modules]
-    specs: dict[str, AssetSpec] = {}
-    for module in modules:
-        for _, value in inspect.getmembers(module):
-            spec = getattr(value, SPEC_ATTRIBUTE, None)
-            if isinstance(spec, AssetSpec):
-                if spec.name in specs and specs[spec.name].fn is not spec.fn:
-                    raise FloeError(f"two Python assets are named '{spec.name}' "
-                                    f"({module.__name__} and {specs[spec.name].fn.__module__})")
-                specs[spec.name] = spec
-    return [specs[name] for name in sorted(specs)]
+def planned_assets(context: "RunContext") -> list[tuple[AssetSpec, PlannedNode]]:
+    """The publish plan's Python assets, each with the function that computes it.
+
+    The functions are imported again (run time needs the code); their names, layers and
+    dependencies are the plan's, and an asset that is not in the plan, or a planned one whose
+    function is gone, means the product changed since compile.
+    """
+    from floe.asset_modules import discover
+
+    plan = {node.name: node for node in context.artifacts.publish.python_assets()}
+    found = {spec.name: spec for spec in discover(context.product_dir, context.artifacts.python_assets)}
+    names = asset_names(context)
+    changed = sorted(set(plan) ^ set(found))
+    changed += sorted(name for name in set(plan) & set(found)
+                      if (plan[name].layer, [names[d] for d in plan[name].depends_on])
+                      != (found[name].layer, list(found[name].deps)))
+    if changed:
+        raise FloeError(f"Python asset(s) {', '.join(changed)} changed since the artifacts were "
+                        "compiled; run `floe compile` again")
+    return [(found[name], plan[name]) for name in sorted(plan)]
 
 
-def _load_file(path: Path) -> Any:
-    name = f"floe_product_assets.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise FloeError(f"{path}: the asset module failed to import: {type(exc).__name__}: {exc}") from None
-    return module
+def asset_names(context: "RunContext") -> dict[str, str]:
+    """The asset name of every node of the publish plan, by id."""
+    return {node.id: node.name for node in context.artifacts.publish.nodes}
 
 
-def _import(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:
-        raise FloeError(f"assets.modules: '{name}' failed to import: {type(exc).__name__}: {exc}") from None
+def build_asset(spec: AssetSpec, node: PlannedNode, names: dict[str, str]) -> Any:
+    """The Dagster asset that runs ``spec.fn`` after its dependencies and publishes its table.
 
-
-def build_asset(spec: AssetSpec) -> Any:
-    """The Dagster asset that runs ``spec.fn`` after its dependencies."""
+    :param node: the asset's entry in the publish plan (layer, table, dependencies).
+    :param names: asset name of every node of the plan, by id (dagster-dbt keys dbt nodes by
+        name, as floe does Python assets).
+    """
     from dagster import AssetKey, MaterializeResult, asset
 
     catalog_params = _catalog_parameters(spec.fn)
+    table = node.table
+    assert table is not None
+    deps = [names[dep] for dep in node.depends_on]
 
-    @asset(name=spec.name, deps=[AssetKey(dep) for dep in spec.deps], group_name=spec.layer,
-           description=spec.description, required_resource_keys={"floe"})
+    @asset(name=node.name, deps=[AssetKey(dep) for dep in deps], group_name=node.layer,
+           description=node.description, required_resource_keys={"floe"})
     def python_asset(context):  # noqa: ANN001 - Dagster resolves this annotation itself
         floe = context.resources.floe
         # observability: a span and START/COMPLETE/FAIL lineage around the user's function
         with floe.step(), \
-                floe.observer.python_asset(spec.name, context.run_id, layer=spec.layer, deps=spec.deps):
+                floe.observer.python_asset(node.name, context.run_id, layer=node.layer, deps=deps):
             catalog = FloeCatalog(floe.context.catalog)
             result = spec.fn(**{name: catalog for name in catalog_params})
             if result is None:
                 return MaterializeResult()
             with failing_as(spec.name):
                 data = _as_arrow(result, spec)
-                published = publish(floe.context.catalog, spec.layer, spec.name, data, asset=spec.name)
+                published = publish(floe.context.catalog, table.namespace, table.name, data, asset=node.name)
             floe.observer.table_published(published, data.schema)
             floe.published(published)
             return MaterializeResult(metadata={"table": published.table, "rows": published.rows,
