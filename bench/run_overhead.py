@@ -134,7 +134,7 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20,
         for _ in range(repeats):
             start = time.perf_counter()
             # As floe run publishes: every table of a run staged, then all committed.
-            publisher = Publisher()
+            publisher = Publisher(catalog)
             for name, table in tables.items():
                 publisher.submit(name, lambda name=name, table=table: stage(
                     catalog, name.split("_")[0], name, table, asset=name))

@@ -72,6 +72,18 @@ def _embedded_catalog_class() -> type:
 
     class EmbeddedCatalog(SqlCatalog):
         _committing = threading.local()
+        #: Always available: see commit_tables.
+        multi_table_commit_unavailable = None
+
+        def commit_tables(self, changes: list, journal: Any = None) -> list:
+            """Commit several tables in one database transaction: all of them, or none.
+
+            Each table's new metadata file is written first; then one transaction moves every
+            table to its new file, each ``UPDATE`` checking that the table still points at the
+            metadata the change was staged on (new tables are inserted). If any table moved
+            meanwhile, the transaction is rolled back and every such table is named.
+            """
+            return _commit_tables(self, changes, journal)
 
         def commit_table(self, table: Any, requirements: Any, updates: Any) -> Any:
             committed = table.metadata_location and not isinstance(table, StagedTable)
@@ -88,3 +100,89 @@ def _embedded_catalog_class() -> type:
             return super().load_table(identifier)
 
     return EmbeddedCatalog
+
+
+def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table import StagedTable
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import Session
+
+    from floe.runtime.commit import TablesCommitFailed
+    from floe.runtime.journal import OBSOLETE, WRITTEN
+
+    IcebergTables = _tables_model()  # noqa: N806 - a model class
+    staged, failed, details = [], [], []
+    for table, requirements, updates in changes:
+        current = None if isinstance(table, StagedTable) else table
+        name = ".".join(table.name())
+        try:
+            new = catalog._update_and_stage_table(current, table.name(), requirements, updates)  # noqa: SLF001
+        except CommitFailedException as exc:
+            failed.append(name)
+            details.append(str(exc))
+            continue
+        staged.append((table, current, new))
+    if failed:
+        raise TablesCommitFailed(failed, "; ".join(details))
+    for table, current, new in staged:
+        name = ".".join(table.name())
+        old = _old_metadata(current.metadata if current else None, new.metadata)
+        if journal is not None:
+            journal.record(name, WRITTEN, [new.metadata_location])
+            journal.record(name, OBSOLETE, old)
+        catalog._write_metadata(new.metadata, table.io, new.metadata_location)  # noqa: SLF001
+    with Session(catalog.engine) as session:
+        for table, current, new in staged:
+            namespace = catalog.namespace_to_string(catalog.namespace_from(table.name()))
+            table_name = catalog.table_name_from(table.name())
+            if current is None:
+                try:
+                    # A failed INSERT aborts only itself in SQLite; the transaction is rolled
+                    # back below.
+                    session.execute(insert(IcebergTables).values(**catalog._create_table_row(  # noqa: SLF001
+                        namespace, table_name, new.metadata_location)))
+                except IntegrityError:
+                    failed.append(f"{namespace}.{table_name}")
+                    details.append(f"table {namespace}.{table_name} was created meanwhile")
+                continue
+            moved = session.execute(update(IcebergTables).where(
+                IcebergTables.catalog_name == catalog.name, IcebergTables.table_namespace == namespace,
+                IcebergTables.table_name == table_name,
+                IcebergTables.metadata_location == current.metadata_location,
+            ).values(metadata_location=new.metadata_location,
+                     previous_metadata_location=current.metadata_location))
+            if moved.rowcount < 1:
+                failed.append(f"{namespace}.{table_name}")
+                details.append(f"{namespace}.{table_name} has been updated by another process")
+        if failed:
+            session.rollback()
+        else:
+            session.commit()
+    if failed:
+        from floe.runtime import snapshots
+
+        for table, _, new in staged:
+            snapshots.delete_files(table.io, [new.metadata_location])
+        raise TablesCommitFailed(failed, "; ".join(details))
+    from floe.runtime import snapshots
+
+    for table, current, new in staged:
+        snapshots.delete_files(table.io, _old_metadata(current.metadata if current else None, new.metadata))
+    return [(new.metadata, new.metadata_location) for _, _, new in staged]
+
+
+def _old_metadata(base: Any, metadata: Any) -> list[str]:
+    """Metadata files the new metadata's log no longer holds, when the table asks for their
+    deletion (``write.metadata.delete-after-commit.enabled``, set on the tables floe creates)."""
+    if base is None or metadata.properties.get("write.metadata.delete-after-commit.enabled") != "true":
+        return []
+    kept = {entry.metadata_file for entry in metadata.metadata_log}
+    return sorted({entry.metadata_file for entry in base.metadata_log} - kept)
+
+
+def _tables_model() -> Any:
+    from pyiceberg.catalog.sql import IcebergTables
+
+    return IcebergTables
