@@ -7,7 +7,7 @@ It needs no server, which makes it floe's default for a laptop: pyiceberg's ``Sq
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -109,16 +109,21 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
     from sqlalchemy.exc import IntegrityError
     from sqlalchemy.orm import Session
 
+    from pyiceberg.serializers import ToOutputFile
+
     from floe.runtime.commit import TablesCommitFailed
     from floe.runtime.journal import OBSOLETE, WRITTEN
 
     IcebergTables = _tables_model()  # noqa: N806 - a model class
     staged, failed, details = [], [], []
-    for table, requirements, updates in changes:
+    for table, requirements, updates, metadata in changes:
         current = None if isinstance(table, StagedTable) else table
         name = ".".join(table.name())
         try:
-            new = catalog._update_and_stage_table(current, table.name(), requirements, updates)  # noqa: SLF001
+            if current is not None and metadata is not None:
+                new = _next_metadata(catalog, current, requirements, metadata)
+            else:
+                new = catalog._update_and_stage_table(current, table.name(), requirements, updates)  # noqa: SLF001
         except CommitFailedException as exc:
             failed.append(name)
             details.append(str(exc))
@@ -132,7 +137,8 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
         if journal is not None:
             journal.record(name, WRITTEN, [new.metadata_location])
             journal.record(name, OBSOLETE, old)
-        catalog._write_metadata(new.metadata, table.io, new.metadata_location)  # noqa: SLF001
+        # A new file name (a fresh UUID): no need to ask the file system whether it exists.
+        ToOutputFile.table_metadata(new.metadata, table.io.new_output(new.metadata_location), overwrite=True)
     with Session(catalog.engine) as session:
         for table, current, new in staged:
             namespace = catalog.namespace_to_string(catalog.namespace_from(table.name()))
@@ -171,6 +177,38 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
     for table, current, new in staged:
         snapshots.delete_files(table.io, _old_metadata(current.metadata if current else None, new.metadata))
     return [(new.metadata, new.metadata_location) for _, _, new in staged]
+
+
+class _NextMetadata(NamedTuple):
+    metadata: Any
+    metadata_location: str
+
+
+def _next_metadata(catalog: Any, current: Any, requirements: Any, staged: Any) -> _NextMetadata:
+    """The table's next metadata from what staging computed: the requirements checked against
+    the metadata the change was staged on, the previous file added to the metadata log.
+
+    pyiceberg's catalogs apply every update again to a deep copy of the metadata, which was
+    ~15 % of publishing a small table; staging already holds the result.
+    """
+    import time
+
+    from pyiceberg.table.locations import load_location_provider
+    from pyiceberg.table.metadata import MetadataLogEntry
+
+    for requirement in requirements:
+        requirement.validate(current.metadata)
+    keep = max(1, int(staged.properties.get("write.metadata.previous-versions-max", 100)))
+    log = [*staged.metadata_log, MetadataLogEntry(metadata_file=current.metadata_location,
+                                                 timestamp_ms=current.metadata.last_updated_ms)]
+    updated = staged.last_updated_ms
+    if updated == current.metadata.last_updated_ms:
+        updated = int(time.time() * 1000)
+    metadata = staged.model_copy(update={"metadata_log": log[-keep:],
+                                         "last_updated_ms": updated})
+    version = catalog._parse_metadata_version(current.metadata_location) + 1  # noqa: SLF001
+    location = load_location_provider(metadata.location, metadata.properties).new_table_metadata_file_location(version)
+    return _NextMetadata(metadata, location)
 
 
 def _old_metadata(base: Any, metadata: Any) -> list[str]:

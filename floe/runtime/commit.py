@@ -15,6 +15,7 @@ endpoint) says why in ``multi_table_commit_unavailable``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from floe.diagnostics import FloeError
@@ -34,6 +35,9 @@ class TableChange(NamedTuple):
     table: Any  # the pyiceberg Table the changes were staged on (a StagedTable for a new one)
     requirements: tuple
     updates: tuple
+    #: The table's metadata with ``updates`` applied, as staging computed it (saves the
+    #: catalog applying them again); ``None`` if not known.
+    staged: Any = None
 
 
 class TablesCommitFailed(Exception):
@@ -62,7 +66,7 @@ def pending(transaction: Any) -> TableChange:
         return TableChange(table, (AssertCreate(),), updates)
     requirements = (*transaction._requirements,  # noqa: SLF001
                     AssertTableUUID(uuid=transaction.table_metadata.table_uuid))
-    return TableChange(table, requirements, updates)
+    return TableChange(table, requirements, updates, transaction.table_metadata)
 
 
 def commit_tables(catalog: Any, staged: list["Staged"], journal: "Journal | None" = None) -> str:
@@ -78,8 +82,7 @@ def commit_tables(catalog: Any, staged: list["Staged"], journal: "Journal | None
 
     if not staged:
         return ONE_COMMIT
-    obsolete = {id(item): snapshots.unreferenced_files(item.transaction.table_metadata, item.expired,
-                                                       item.table.io) for item in staged}
+    obsolete = {id(item): item.obsolete() for item in staged}
     if journal is not None:
         for item in staged:
             journal.record(item.result.table, OBSOLETE, obsolete[id(item)])
@@ -99,10 +102,11 @@ def commit_tables(catalog: Any, staged: list["Staged"], journal: "Journal | None
     else:
         _commit_each(staged)
         how = f"one commit per table ({unavailable})"
-    for item in staged:
-        # After the commit: a failed commit never loses a file; a file that cannot be deleted
-        # stays behind, unreferenced (and in the journal, for the next run).
-        snapshots.delete_files(item.table.io, obsolete[id(item)])
+    # After the commit: a failed commit never loses a file; a file that cannot be deleted
+    # stays behind, unreferenced (and in the journal, for the next run). Deleting is waiting
+    # on the file system, so two threads share it.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="floe-delete") as pool:
+        list(pool.map(lambda item: snapshots.delete_files(item.table.io, obsolete[id(item)]), staged))
     return how
 
 

@@ -63,6 +63,14 @@ class Staged:
         self.expired = expired
         #: Set once the catalog has taken this table's commit.
         self.committed = False
+        self._obsolete: list[str] | None = None
+
+    def obsolete(self) -> list[str]:
+        """The files the commit makes unreferenced (of the snapshots it expires)."""
+        if self._obsolete is None:
+            self._obsolete = snapshots.unreferenced_files(self.transaction.table_metadata, self.expired,
+                                                          self.table.io)
+        return self._obsolete
 
     @property
     def identifier(self) -> tuple[str, ...]:
@@ -133,7 +141,9 @@ def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
     result = TableResult(asset=asset, table=".".join(identifier), rows=count,
                          snapshot_id=snapshot.snapshot_id if snapshot else 0, mode=mode,
                          schema_changes=changes)
-    return Staged(transaction, table, result, schema, written, expired)
+    staged = Staged(transaction, table, result, schema, written, expired)
+    staged.obsolete()  # reading the expired snapshots' manifests here keeps it off the commit
+    return staged
 
 
 class Publisher:

@@ -141,11 +141,11 @@ def _commit_transaction(catalog: Any, changes: list) -> list:
 
     from floe.runtime.commit import TablesCommitFailed
 
-    names = [".".join(table.name()) for table, _, _ in changes]
+    names = [".".join(table.name()) for table, _, _, _ in changes]
     body = {"table-changes": [json.loads(CommitTableRequest(
         identifier=TableIdentifier(namespace=list(table.name()[:-1]), name=table.name()[-1]),
         requirements=requirements, updates=updates).model_dump_json(by_alias=True))
-        for table, requirements, updates in changes]}
+        for table, requirements, updates, _ in changes]}
     response = catalog._session.post(catalog.url("transactions/commit", prefixed=True),  # noqa: SLF001
                                      data=json.dumps(body).encode())
     if response.status_code == 409:
@@ -157,10 +157,10 @@ def _commit_transaction(catalog: Any, changes: list) -> list:
         raise FloeError(f"the catalog refused the run's commit of {len(changes)} tables: HTTP "
                         f"{response.status_code} {_message(response)}{state}")
     results = []
-    for table, _, updates in changes:
+    for table, _, updates, staged in changes:
         new = isinstance(table, StagedTable)  # created by this commit: no metadata file yet
-        metadata = update_table_metadata(table.metadata, updates,
-                                         metadata_location=None if new else table.metadata_location)
+        metadata = staged if staged is not None else update_table_metadata(
+            table.metadata, updates, metadata_location=None if new else table.metadata_location)
         results.append((metadata, table.metadata_location))
     return results
 
