@@ -221,6 +221,10 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
         sys.exit(1)
     click.echo(f"run {outcome.run_id} succeeded: {len(outcome.tables)} tables written "
                f"in {outcome.seconds:.1f}s")
+    if outcome.tables and outcome.commit and outcome.commit != "one catalog commit":
+        # Readers could see some of this run's tables before the others.
+        click.echo(f"note: the tables were committed with {outcome.commit}, not in one "
+                   "catalog commit", err=True)
 
 
 

@@ -150,7 +150,7 @@ def test_unsigned_integers_are_widened_to_types_iceberg_has(catalog):
 def test_a_table_that_cannot_take_its_schema_stops_every_table_of_the_run(catalog):
     first = {name: publish(catalog, "gold", name, pa.table({"id": [1], "amount": [10]}), asset=name)
              for name in ("a", "b")}
-    publisher = Publisher()
+    publisher = Publisher(catalog)
     publisher.submit("a", lambda: stage(catalog, "gold", "a", pa.table({"id": [2], "amount": [20]}),
                                         asset="a"))
     publisher.submit("b", lambda: stage(catalog, "gold", "b", pa.table({"id": [2], "amount": ["x"]}),
@@ -208,11 +208,11 @@ def test_nested_columns_round_trip_with_ids_on_every_child(catalog):
     assert read[1]["address"] == {"town": "y", "zip": None} and read[1]["tags"] == []
 
 
-def test_staging_reads_new_tables_at_commit_and_keeps_no_rows_of_staged_ones(catalog):
+def test_staging_writes_every_table_before_the_commit_and_keeps_no_rows(catalog):
     publish(catalog, "gold", "old", pa.table({"id": [1]}), asset="old")
     reads = []
 
-    def rows(name, values):
+    def source(name, values):
         def read():
             reads.append(name)
             table = pa.table({"id": values})
@@ -221,13 +221,15 @@ def test_staging_reads_new_tables_at_commit_and_keeps_no_rows_of_staged_ones(cat
         return read
 
     kept = []
-    publisher = Publisher()
-    publisher.submit("old", lambda: stage(catalog, "gold", "old", rows("old", [2, 3]), asset="old"))
-    publisher.submit("new", lambda: stage(catalog, "gold", "new", rows("new", [4]), asset="new"))
+    publisher = Publisher(catalog)
+    publisher.submit("old", lambda: stage(catalog, "gold", "old", source("old", [2, 3]), asset="old"))
+    publisher.submit("new", lambda: stage(catalog, "gold", "new", source("new", [4]), asset="new"))
     staged = publisher._wait()  # noqa: SLF001 - the state between staging and commit
-    # The existing table was read and written to files, and its rows were let go; the new
-    # table is read only when it is created, at commit.
-    assert reads == ["old"] and kept[0]() is None
+    # Both tables were read and written to files, and their rows were let go; the catalog
+    # has not changed: the new table does not exist yet, the old one has its old rows.
+    assert sorted(reads) == ["new", "old"] and all(ref() is None for ref in kept)
+    assert not catalog.table_exists("gold.new") and rows(catalog, "gold.old") == [(1,)]
     results = publisher.commit()
-    assert reads == ["old", "new"] and set(staged) == set(results) == {"old", "new"}
+    assert set(staged) == set(results) == {"old", "new"}
     assert results["new"].mode == "create" and results["old"].rows == 2
+    assert rows(catalog, "gold.new") == [(4,)] and rows(catalog, "gold.old") == [(2,), (3,)]

@@ -104,6 +104,18 @@ def rest_catalog_class(prepare_session: Callable[[Any], None]) -> type:
     return FloeRestCatalog
 
 
+def rest_session(catalog: Any) -> Any:
+    """The ``requests`` session a pyiceberg ``RestCatalog`` signs its calls with (OAuth2 token,
+    TLS settings, floe's adapters): the multi-table commit is posted on it (``_session``)."""
+    return catalog._session  # noqa: SLF001
+
+
+def rest_supported_endpoints(catalog: Any) -> Any:
+    """The endpoints the REST server listed in ``/v1/config`` (``_supported_endpoints``), or
+    nothing when the server listed none."""
+    return getattr(catalog, "_supported_endpoints", ())
+
+
 # -- pyiceberg: manifests and Parquet ---------------------------------------------------------
 
 

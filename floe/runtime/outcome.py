@@ -40,3 +40,6 @@ class RunOutcome:
     failed_asset: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    #: How the tables reached the catalog: ``one catalog commit``, or the per-table fallback
+    #: and why (readers could then see some tables of the run before the others).
+    commit: str = ""

@@ -1,4 +1,4 @@
-"""Publishing query results as Iceberg tables: one atomic snapshot per table per run.
+"""Publishing query results as Iceberg tables: one snapshot per table, one catalog commit per run.
 
 A table's schema follows its model: new columns and widened types evolve the Iceberg schema by
 name (field ids and history kept); a change Iceberg cannot express fails naming the model, the
@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from floe.diagnostics import FloeError
 from floe.runtime import compat, snapshots
+from floe.runtime.commit import commit_tables, compat_table
+from floe.runtime.journal import Journal, JournalingIO
 from floe.runtime.outcome import TableResult
 
 #: Tables published at once. Writing Parquet releases the GIL, so two threads keep both cores
@@ -31,113 +33,175 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
     :raises FloeError: when the schema changed in a way Iceberg cannot evolve, or another
         writer committed to the table meanwhile.
     """
-    return stage(catalog, namespace, name, data, asset=asset, mode=mode, unique_key=unique_key).commit()
+    staged = stage(catalog, namespace, name, data, asset=asset, mode=mode, unique_key=unique_key)
+    try:
+        commit_tables(catalog, [staged])
+    except BaseException:
+        if not staged.committed:
+            staged.discard()
+        raise
+    return staged.result
 
 
 class Staged:
-    """One table's publish, done up to its commit."""
+    """One table's publish, done up to its commit: files written, snapshot staged.
 
-    def __init__(self, commit: Callable[[], tuple[TableResult, Any]],
-                 discard: Callable[[], None] = lambda: None):
-        self._commit = commit
-        self._discard = discard
-        #: The Arrow schema of the data, once it has been read.
-        self.schema: Any = None
+    Nothing in the catalog has changed yet; :func:`commit_tables` makes it visible (together
+    with the other tables of the run), :meth:`discard` deletes what staging wrote.
+    """
 
-    def commit(self) -> TableResult:
-        """Commit the table's new snapshot (or, for a new table or a merge, do all of it now)."""
-        result, self.schema = self._commit()
-        return result
+    def __init__(self, transaction: Any, table: Any, result: TableResult, schema: Any,
+                 written: list[str], expired: list[Any]):
+        self.transaction = transaction
+        #: The table as it was when staging began (a ``StagedTable`` for a new one).
+        self.table = table
+        #: What the commit will make of the table (its snapshot id is the staged one).
+        self.result = result
+        #: The Arrow schema of the data.
+        self.schema = schema
+        self.written = written
+        self.expired = expired
+        #: Set once the catalog has taken this table's commit.
+        self.committed = False
+        self._obsolete: list[str] | None = None
+
+    def obsolete(self) -> list[str]:
+        """The files the commit makes unreferenced (of the snapshots it expires)."""
+        if self._obsolete is None:
+            self._obsolete = snapshots.unreferenced_files(self.transaction.table_metadata, self.expired,
+                                                          self.table.io)
+        return self._obsolete
+
+    @property
+    def identifier(self) -> tuple[str, ...]:
+        return tuple(self.table.name())
+
+    def view(self) -> Any:
+        """The table as it will be after the commit, for reading inside the run."""
+        from pyiceberg.table import Table
+
+        return Table(self.table.name(), metadata=self.transaction.table_metadata,
+                     metadata_location=self.table.metadata_location or "", io=self.table.io,
+                     catalog=self.table.catalog)
 
     def discard(self) -> None:
         """Delete what staging wrote; the table is as it was."""
-        self._discard()
+        snapshots.delete_files(self.table.io, self.written)
 
 
 def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
-          mode: str = "overwrite", unique_key: list[str] | None = None) -> Staged:
+          mode: str = "overwrite", unique_key: list[str] | None = None,
+          journal: Journal | None = None) -> Staged:
     """Everything of :func:`publish` but the commit.
 
-    For a table that exists, the data files, manifest and manifest list are written and the
-    snapshot (with any schema change) is staged, so the table changes only when
-    :meth:`Staged.commit` is called, and the rows are not kept in memory meanwhile. A table that
-    does not exist yet, or a merge, is written whole by ``commit()``: creating the table or
-    upserting into it would change the catalog before then.
+    The data files, manifest and manifest list are written and the snapshot (with any schema
+    change, or the table's creation) is staged, so the catalog changes only when
+    :func:`commit_tables` runs, and the rows are not kept in memory meanwhile.
 
-    :param data: a ``pyarrow.Table``, or a function returning one; a function is called when
-        the rows are needed, so a run's new tables are read one at a time, at commit.
+    :param data: a ``pyarrow.Table``, or a function returning one (called once, here).
+    :param journal: where each file is recorded before it is written, so that a run killed
+        before its commit leaves nothing the next run cannot find and delete.
     :raises FloeError: when the schema changed in a way Iceberg cannot evolve.
     """
     from pyiceberg.exceptions import NoSuchTableError
 
-    def read() -> Any:
-        return _iceberg_compatible(data() if callable(data) else data)
-
     identifier = (namespace, name)
-    if mode == "merge" and unique_key:
-        return Staged(lambda: _merge(catalog, identifier, read(), asset, list(unique_key)))
+    rows = _iceberg_compatible(data() if callable(data) else data)
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
-        return Staged(lambda: _create(catalog, identifier, read(), asset))
-    if table.format_version > 2:
-        raise FloeError(f"table {namespace}.{name} is in Iceberg format version {table.format_version}, "
-                        "which floe cannot write yet (pyiceberg writes versions 1 and 2); publish "
-                        "to a version 2 table, or drop this one and floe creates it")
-    rows = read()
-    transaction = _transaction(table)
-    changes = _evolve(transaction, table, rows.schema, asset)
-    staged = snapshots.stage(transaction, table.io, rows, replace=mode == "overwrite")
-    # The rows are in files now: what the commit needs is their count and schema, not them.
+        table = None
+    if table is None:
+        with _NAMESPACE_LOCK:
+            # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
+            # racing on a new namespace would hit its UNIQUE constraint.
+            catalog.create_namespace_if_not_exists(namespace)
+        transaction = _transaction(catalog.create_table_transaction(
+            identifier, schema=rows.schema, properties=snapshots.TABLE_PROPERTIES))
+        table, mode, changes = compat_table(transaction), "create", ()
+    else:
+        if table.format_version > 2:
+            raise FloeError(f"table {namespace}.{name} is in Iceberg format version {table.format_version}, "
+                            "which floe cannot write yet (pyiceberg writes versions 1 and 2); publish "
+                            "to a version 2 table, or drop this one and floe creates it")
+        transaction = _transaction(table) if mode != "merge" or not unique_key else table.transaction()
+        changes = _evolve(transaction, table, rows.schema, asset)
+    if journal is not None:
+        table.io = JournalingIO(table.io, journal, ".".join(identifier))
     count, schema = rows.num_rows, rows.schema
-
-    def commit() -> tuple[TableResult, Any]:
-        _commit(transaction, table, staged)
-        return _result(table, identifier, asset, count, mode, changes), schema
-
-    return Staged(commit, lambda: snapshots.delete_files(table.io, staged.written))
+    if mode == "merge" and unique_key:
+        written: list[str] = []
+        transaction.upsert(rows, join_cols=list(unique_key))
+        expired = snapshots.stage_expiry(transaction)
+    else:
+        staged = snapshots.stage(transaction, table.io, rows, replace=mode != "append")
+        written, expired = staged.written, staged.expired
+    del rows  # in files now: the commit needs their count and schema, not the rows
+    snapshot = transaction.table_metadata.current_snapshot()
+    result = TableResult(asset=asset, table=".".join(identifier), rows=count,
+                         snapshot_id=snapshot.snapshot_id if snapshot else 0, mode=mode,
+                         schema_changes=changes)
+    staged = Staged(transaction, table, result, schema, written, expired)
+    staged.obsolete()  # reading the expired snapshots' manifests here keeps it off the commit
+    return staged
 
 
 class Publisher:
-    """Publishes a run's tables: all staged first, then all committed.
+    """Publishes a run's tables: all staged first, then all committed in one catalog commit.
 
     Staging (Parquet, manifests) runs on PUBLISH_THREADS threads; :meth:`commit` waits for it
     and commits only if every table staged, so a failure before the commit (a schema Iceberg
     cannot evolve, say) leaves every table as it was.
     """
 
-    def __init__(self, threads: int = PUBLISH_THREADS):
+    def __init__(self, catalog: Any, threads: int = PUBLISH_THREADS, journal: Journal | None = None):
+        self.catalog = catalog
+        self.journal = journal
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="floe-publish")
         self._staging: dict[str, Future] = {}
         self._finished = False  # committing began, or staging was discarded
+        #: How the last commit reached the catalog (see :func:`commit_tables`).
+        self.how = ""
 
     def submit(self, key: str, prepare: Callable[[], Staged]) -> None:
         """Stage one table (``prepare`` usually calls :func:`stage`); once per key."""
         if key not in self._staging:
             self._staging[key] = self._pool.submit(prepare)
 
-    def commit(self) -> dict[str, TableResult]:
-        """Commit every staged table; results in submission order.
+    def wait(self, keys: Any = None) -> dict[str, Staged]:
+        """Wait for the staging of ``keys`` (default: all); raise the first failure."""
+        wanted = self._staging if keys is None else {k: self._staging[k] for k in keys}
+        return {key: future.result() for key, future in wanted.items()}
 
-        :raises: the first staging failure, with nothing committed; else the first commit
-            failure, after every other table committed (tables are independent).
+    def staged(self, identifier: tuple[str, ...]) -> Staged | None:
+        """The staged publish of a table, if this run has one that finished staging."""
+        for future in self._staging.values():
+            if future.done() and future.exception() is None and future.result().identifier == identifier:
+                return future.result()
+        return None
+
+    def commit(self) -> dict[str, TableResult]:
+        """Commit every staged table at once; results in submission order.
+
+        :raises: the first staging failure, with nothing committed; else the commit failure
+            (naming every table that could not be committed).
         """
         try:
             staged = self._wait()  # a staging failure discards what staged, and is raised
             self._finished = True
-            commits = {key: self._pool.submit(item.commit) for key, item in staged.items()}
-            results, failure = {}, None
-            for key, future in commits.items():
-                try:
-                    results[key] = future.result()
-                except Exception as exc:  # noqa: BLE001 - re-raised below, after the others
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
-            return results
+            try:
+                self.how = commit_tables(self.catalog, list(staged.values()), self.journal)
+            except BaseException:
+                for item in staged.values():
+                    if not item.committed:
+                        item.discard()
+                raise
+            return {key: item.result for key, item in staged.items()}
         finally:
             self._finished = True
             self._pool.shutdown()
+            if self.journal is not None:
+                self.journal.close()
 
     def discard(self) -> None:
         """Wait for staging to stop and delete what it wrote; no table changes.
@@ -153,6 +217,8 @@ class Publisher:
                 item.discard()
         finally:
             self._pool.shutdown()
+            if self.journal is not None:
+                self.journal.close()
 
     def _wait(self, raise_first: bool = True) -> dict[str, Staged]:
         staged, failure = {}, None
@@ -168,63 +234,34 @@ class Publisher:
         return staged
 
 
-def _create(catalog: Any, identifier: tuple[str, str], data: Any, asset: str) -> tuple[TableResult, Any]:
-    with _NAMESPACE_LOCK:
-        # SqlCatalog's create-if-not-exists is check-then-insert: two publishing threads
-        # racing on a new namespace would hit its UNIQUE constraint.
-        catalog.create_namespace_if_not_exists(identifier[0])
-    table = catalog.create_table(identifier, schema=data.schema, properties=snapshots.TABLE_PROPERTIES)
-    transaction = _transaction(table)
-    _commit(transaction, table, snapshots.stage(transaction, table.io, data, replace=True))
-    return _result(table, identifier, asset, data.num_rows, "create", ()), data.schema
+class StagedView:
+    """A catalog whose ``load_table`` answers with a run's staged tables as they will be after
+    its commit, so an asset reads what the assets before it in the run produced."""
 
+    def __init__(self, catalog: Any, publisher: Publisher):
+        self._catalog = catalog
+        self._publisher = publisher
 
-def _merge(catalog: Any, identifier: tuple[str, str], data: Any, asset: str,
-           unique_key: list[str]) -> tuple[TableResult, Any]:
-    from pyiceberg.exceptions import NoSuchTableError
+    def load_table(self, identifier: Any) -> Any:
+        staged = self._publisher.staged(tuple(self._catalog.identifier_to_tuple(identifier)))
+        return staged.view() if staged is not None else self._catalog.load_table(identifier)
 
-    try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
-        return _create(catalog, identifier, data, asset)
-    changes = _evolve_now(table, data.schema, asset)
-    table.upsert(data, join_cols=unique_key)
-    snapshots.trim_history(table)
-    return _result(table, identifier, asset, data.num_rows, "merge", changes), data.schema
-
-
-def _result(table: Any, identifier: tuple[str, str], asset: str, rows: int, mode: str,
-            changes: tuple[str, ...]) -> TableResult:
-    snapshot = table.current_snapshot()
-    return TableResult(asset=asset, table=".".join(identifier), rows=rows,
-                       snapshot_id=snapshot.snapshot_id if snapshot else 0, mode=mode,
-                       schema_changes=changes)
-
-
-def _commit(transaction: Any, table: Any, staged: Any) -> None:
-    """Commit a staged snapshot; delete the files of the snapshots it expired afterwards."""
-    from pyiceberg.exceptions import CommitFailedException
-
-    try:
-        transaction.commit_transaction()
-    except CommitFailedException as exc:
-        # The catalog refused the commit, so nothing references what was written for it.
-        snapshots.delete_files(table.io, staged.written)
-        raise FloeError(f"table {'.'.join(table.name())} was changed by another writer while this "
-                        f"run published it ({exc}); it keeps the other writer's snapshot. Run "
-                        "again to publish on top of it") from None
-    # After the commit: a failed commit never loses a file; a file that cannot be deleted
-    # stays behind, unreferenced.
-    snapshots.delete_files(table.io, snapshots.unreferenced_files(table.metadata, staged.expired, table.io))
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._catalog, name)
 
 
 def _transaction(table: Any) -> Any:
-    """A pyiceberg transaction on ``table`` (see :func:`_cached_transaction`)."""
+    """A pyiceberg transaction on ``table`` (see :func:`_cached_transaction`); given a
+    create-table transaction, the same kind of transaction for the table it creates."""
+    from pyiceberg.table import CreateTableTransaction
+
+    if isinstance(table, CreateTableTransaction):
+        return _cached_transaction(CreateTableTransaction)(compat_table(table))
     return _cached_transaction()(table)
 
 
 @functools.cache
-def _cached_transaction() -> type:
+def _cached_transaction(base: type | None = None) -> type:
     """A pyiceberg transaction that computes its staged metadata once per change, not per read.
 
     pyiceberg's ``Transaction.table_metadata`` re-applies every staged update to a deep copy of
@@ -235,7 +272,7 @@ def _cached_transaction() -> type:
     """
     from pyiceberg.table import Transaction
 
-    class CachedTransaction(Transaction):
+    class CachedTransaction(base or Transaction):
         _staged_for: Any = None
         _staged: Any = None
 
@@ -275,11 +312,6 @@ def _shape(schema: Any) -> list[tuple[str, Any]]:
 
     large = {pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}
     return [(field.name, large.get(field.type, field.type)) for field in schema]
-
-
-def _evolve_now(table: Any, schema: Any, asset: str) -> tuple[str, ...]:
-    with _transaction(table) as transaction:
-        return _evolve(transaction, table, schema, asset)
 
 
 def _schema_error(table: Any, asset: str, exc: Exception) -> FloeError:

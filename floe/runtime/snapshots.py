@@ -202,6 +202,12 @@ def _summary(operation: Any, added: list[Any], deleted: list[Any], parent: Any, 
                                      previous_summary=parent.summary if parent else None)
 
 
+def stage_expiry(transaction: Any) -> list[Any]:
+    """Stage, in ``transaction``, the expiry of the snapshots beyond SNAPSHOTS_KEPT (for a
+    snapshot pyiceberg staged, a merge); return the expired ones."""
+    return _expire(transaction)
+
+
 def _expire(transaction: Any) -> list[Any]:
     """Stage the expiry of snapshots beyond SNAPSHOTS_KEPT; return the expired ones.
 
@@ -217,16 +223,6 @@ def _expire(transaction: Any) -> list[Any]:
     if expired:
         compat.stage_updates(transaction, (RemoveSnapshotsUpdate(snapshot_ids=[s.snapshot_id for s in expired]),))
     return expired
-
-
-def trim_history(table: Any) -> None:
-    """Expire the snapshots beyond SNAPSHOTS_KEPT in a commit of their own, then delete the
-    files only they used: for tables whose last snapshot pyiceberg wrote (a merge)."""
-    transaction = table.transaction()
-    expired = _expire(transaction)
-    if expired:
-        transaction.commit_transaction()
-        delete_files(table.io, unreferenced_files(table.metadata, expired, table.io))
 
 
 def _age(snapshot: Any) -> tuple[int, int]:

@@ -1,8 +1,11 @@
 """An Iceberg REST catalog server on 127.0.0.1, standing in for Apache Polaris in tests.
 
 No Polaris (or any other Iceberg REST server) can be installed on these machines, so the tests
-run this one. It speaks the REST endpoints pyiceberg uses — config, the OAuth2 client-credentials
-token endpoint, namespaces, and table create/load/commit — keeps its tables in a pyiceberg
+run this one. It speaks the REST endpoints pyiceberg uses — config (with the ``endpoints`` it
+offers), the OAuth2 client-credentials token endpoint, namespaces, table create (staged too)/
+load/commit, and the multi-table commit ``POST /v1/{prefix}/transactions/commit`` (every
+requirement of every table checked before any change applies; 409 and nothing applied when one
+fails) — keeps its tables in a pyiceberg
 ``SqlCatalog`` whose warehouse is in S3 (moto's server in the tests), demands the client secret,
 issues expiring bearer tokens, and vends storage credentials when a client asks for
 ``X-Iceberg-Access-Delegation: vended-credentials``.
@@ -19,6 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/api/catalog"
+#: The multi-table commit, as /v1/config lists it.
+TRANSACTIONS = "POST /v1/{prefix}/transactions/commit"
+#: What /v1/config advertises besides it: the endpoints this server implements.
+ENDPOINTS = ("GET /v1/{prefix}/namespaces", "POST /v1/{prefix}/namespaces",
+             "GET /v1/{prefix}/namespaces/{namespace}", "DELETE /v1/{prefix}/namespaces/{namespace}",
+             "GET /v1/{prefix}/namespaces/{namespace}/tables",
+             "POST /v1/{prefix}/namespaces/{namespace}/tables",
+             "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+             "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+             "DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}")
 
 
 class RestCatalogServer:
@@ -42,7 +55,12 @@ class RestCatalogServer:
         self.unavailable = 0
         self.unavailable_answered = 0
         self.errors: list[Exception] = []
+        #: Whether /v1/config advertises (and the server serves) the multi-table commit.
+        self.multi_table_commit = True
         self._lock = threading.Lock()
+        # Held while a commit applies and while a table is read: a reader sees a multi-table
+        # commit whole or not at all.
+        self._tables_lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -84,6 +102,8 @@ def _handler(state: RestCatalogServer) -> type:
     from pyiceberg.catalog.rest import CommitTableRequest, CreateTableRequest, TableResponse
     from pyiceberg.exceptions import (CommitFailedException, NamespaceAlreadyExistsError,
                                       NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError)
+    from pyiceberg.table.metadata import new_table_metadata
+    from pyiceberg.table.update import AssertCreate
 
     catalog = state.backing
 
@@ -111,7 +131,13 @@ def _handler(state: RestCatalogServer) -> type:
             if query.get("warehouse", [state.warehouse])[0] != state.warehouse:
                 return _error(404, "NotFoundException",
                               f"Unable to find warehouse {query['warehouse'][0]}")
-            return 200, {"defaults": {}, "overrides": {}}
+            endpoints = [*ENDPOINTS, *([TRANSACTIONS] if state.multi_table_commit else [])]
+            return 200, {"defaults": {}, "overrides": {}, "endpoints": endpoints}
+        if parts == ["v1", "transactions", "commit"] and method == "POST" and state.multi_table_commit:
+            if state.read_only_principal:
+                return _error(403, "ForbiddenException", f"Principal '{state.client_id}' is not "
+                              "authorized for op COMMIT_TRANSACTION")
+            return commit_transaction(json.loads(body))
         if parts[:2] != ["v1", "namespaces"]:
             return _error(404, "NotFoundException", f"no route {method} {path}")
         try:
@@ -123,6 +149,44 @@ def _handler(state: RestCatalogServer) -> type:
             return _error(409, "AlreadyExistsException", str(exc))
         except CommitFailedException as exc:
             return _error(409, "CommitFailedException", str(exc))
+
+    def current(identifier: tuple[str, ...]) -> Any:
+        try:
+            return catalog.load_table(identifier)
+        except NoSuchTableError:
+            return None
+
+    def apply(identifier: tuple[str, ...], table: Any, request: Any) -> Any:
+        """Apply one table's commit whose requirements hold; create it for an AssertCreate."""
+        if table is None and any(isinstance(r, AssertCreate) for r in request.requirements):
+            return catalog.commit_table(_NewTable(identifier), request.requirements, request.updates)
+        if table is None:
+            raise NoSuchTableError(f"Table does not exist: {'.'.join(identifier)}")
+        return catalog.commit_table(table, request.requirements, request.updates)
+
+    def commit_transaction(request: dict) -> tuple[int, Any]:
+        # CommitTransactionRequest: {"table-changes": [CommitTableRequest, ...]}, each change
+        # naming its table. All requirements are checked before anything is applied.
+        changes = [CommitTableRequest.model_validate(change) for change in request["table-changes"]]
+        with state._tables_lock:
+            loaded, failed = [], []
+            for change in changes:
+                identifier = (*change.identifier.namespace.root, change.identifier.name)
+                table = current(identifier)
+                try:
+                    for requirement in change.requirements:
+                        requirement.validate(table.metadata if table is not None else None)
+                    if table is None and not any(isinstance(r, AssertCreate) for r in change.requirements):
+                        raise CommitFailedException("the table does not exist")
+                except CommitFailedException as exc:
+                    failed.append(f"{'.'.join(identifier)}: {exc}")
+                loaded.append((identifier, table, change))
+            if failed:
+                return _error(409, "CommitFailedException",
+                              "Requirements failed for " + "; ".join(failed))
+            for identifier, table, change in loaded:
+                apply(identifier, table, change)
+        return 204, None
 
     def token(form: dict) -> tuple[int, Any]:
         if (form.get("client_id", [""])[0] != state.client_id
@@ -162,6 +226,18 @@ def _handler(state: RestCatalogServer) -> type:
             # Optional in the REST spec, required by pyiceberg's model: fill the gaps.
             fields = {"location": None, "partition-spec": None, "write-order": None, **json.loads(body)}
             request = CreateTableRequest.model_validate(fields)
+            if request.stage_create:
+                # Nothing is created: the client commits the table later, with AssertCreate.
+                if current((*namespace, request.name)) is not None:
+                    raise TableAlreadyExistsError(f"Table already exists: {request.name}")
+                location = request.location or catalog._resolve_table_location(  # noqa: SLF001
+                    None, ".".join(namespace), request.name)
+                metadata = new_table_metadata(
+                    location=location, schema=request.table_schema,
+                    partition_spec=request.partition_spec or _unpartitioned(),
+                    sort_order=request.write_order or _unsorted(), properties=request.properties)
+                body = TableResponse(**{"metadata": metadata, "config": {}})
+                return 200, json.loads(body.model_dump_json(by_alias=True, exclude_none=True))
             table = catalog.create_table((*namespace, request.name), schema=request.table_schema,
                                          location=request.location, properties=request.properties,
                                          partition_spec=request.partition_spec or _unpartitioned(),
@@ -171,12 +247,12 @@ def _handler(state: RestCatalogServer) -> type:
         if method == "DELETE":
             catalog.drop_table(identifier)
             return 204, None
-        table = catalog.load_table(identifier)
-        if method == "POST":
-            request = CommitTableRequest.model_validate_json(body)
-            response = catalog.commit_table(table, request.requirements, request.updates)
-            return 200, json.loads(response.model_dump_json(by_alias=True, exclude_none=True))
-        return 200, table_response(table, headers)
+        with state._tables_lock:
+            if method == "POST":
+                request = CommitTableRequest.model_validate_json(body)
+                response = apply(identifier, current(identifier), request)
+                return 200, json.loads(response.model_dump_json(by_alias=True, exclude_none=True))
+            return 200, table_response(catalog.load_table(identifier), headers)
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self, method: str) -> None:
@@ -216,6 +292,16 @@ def _handler(state: RestCatalogServer) -> type:
             pass  # keep test output clean
 
     return Handler
+
+
+class _NewTable:
+    """What the backing SqlCatalog's commit_table needs of a table it is to create: its name."""
+
+    def __init__(self, identifier: tuple[str, ...]):
+        self._identifier = identifier
+
+    def name(self) -> tuple[str, ...]:
+        return self._identifier
 
 
 def _unpartitioned() -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.artifacts import DEFAULT_PATH, CompiledArtifacts
+from floe.diagnostics import FloeError
 from floe.runtime import RunContext, RunOutcome, RunRequest, compat
 from floe_plugin_orchestrator_dagster.dbt_assets import build_assets, dbt_projects
 from floe_plugin_orchestrator_dagster.python_assets import asset_names, build_asset, planned_assets
@@ -137,14 +138,24 @@ def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) 
         # of every `floe run` (measured). A process that runs many times keeps what each
         # run loaded, as it would keep its imports anyway.
         gc.freeze()
-        with instance(context, config) as dagster_instance:
-            result = materialize(
-                assets, instance=dagster_instance, resources={"floe": resource},
-                raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-    failed_asset, error = (None, None) if result.success else _failure(result)
-    return RunOutcome(success=result.success, run_id=result.run_id, tables=tuple(resource.tables),
-                      failed_asset=failed_asset, error=error, seconds=time.monotonic() - started)
+        try:
+            with instance(context, config) as dagster_instance:
+                result = materialize(
+                    assets, instance=dagster_instance, resources={"floe": resource},
+                    raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            failed_asset, error = (None, None) if result.success else _failure(result)
+            if result.success:
+                # Every asset built and staged its tables: they become visible together now.
+                try:
+                    resource.commit()
+                except FloeError as exc:
+                    failed_asset, error = "catalog commit", str(exc)
+        finally:
+            resource.discard()  # a failed run: what it staged is deleted, no table changed
+    return RunOutcome(success=error is None, run_id=result.run_id, tables=tuple(resource.tables),
+                      failed_asset=failed_asset, error=error, seconds=time.monotonic() - started,
+                      commit=resource.committed_how)
 
 
 def _failure(result: Any) -> tuple[str | None, str]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from floe.artifacts import PlannedNode
 from floe.assets import AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
-from floe.runtime.publish import publish
+from floe.runtime.publish import stage
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
@@ -64,15 +64,19 @@ def build_asset(spec: AssetSpec, node: PlannedNode, names: dict[str, str]) -> An
         # observability: a span and START/COMPLETE/FAIL lineage around the user's function
         with floe.step(), \
                 floe.observer.python_asset(node.name, context.run_id, layer=node.layer, deps=deps):
-            catalog = FloeCatalog(floe.context.catalog)
+            # Tables this run staged read as they will be once the run commits.
+            catalog = FloeCatalog(floe.reading_catalog())
             result = spec.fn(**{name: catalog for name in catalog_params})
             if result is None:
                 return MaterializeResult()
+            publisher, key = floe.publisher(), f"python:{node.name}"
             with failing_as(spec.name):
                 data = _as_arrow(result, spec)
-                published = publish(floe.context.catalog, table.namespace, table.name, data, asset=node.name)
+                # Staged only: the run commits its tables together after its last asset.
+                publisher.submit(key, lambda: stage(floe.context.catalog, table.namespace, table.name,
+                                                    data, asset=node.name, journal=publisher.journal))
+                published = publisher.wait([key])[key].result
             floe.observer.table_published(published, data.schema)
-            floe.published(published)
             return MaterializeResult(metadata={"table": published.table, "rows": published.rows,
                                                "snapshot_id": str(published.snapshot_id)})
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from floe.observability import NULL_OBSERVER, observe_run
 
 if TYPE_CHECKING:
     from floe.runtime import RunContext, RunRequest, TableResult
+    from floe.runtime.publish import Publisher
 
 
 class FloeRun:
@@ -24,6 +25,46 @@ class FloeRun:
         self.tables: list["TableResult"] = []
         #: Traces and lineage of the run (:mod:`floe.observability`); ``floe run`` sets it.
         self.observer = NULL_OBSERVER
+        #: How the run's tables reached the catalog (one commit, or the per-table fallback).
+        self.committed_how = ""
+        self._publisher: "Publisher | None" = None
+
+    def publisher(self) -> "Publisher":
+        """The run's publisher: every asset stages its tables in it, the run commits them at once.
+
+        Made on first use, under the run lock: what runs killed before left behind is deleted
+        first.
+        """
+        if self._publisher is None:
+            from floe.runtime.journal import Journal, sweep
+            from floe.runtime.publish import Publisher
+
+            directory = self.context.state_dir / "publish"
+            sweep(self.context.catalog, directory)
+            self._publisher = Publisher(self.context.catalog, journal=Journal(directory))
+        return self._publisher
+
+    def reading_catalog(self) -> Any:
+        """The catalog as the run's assets read it: tables staged in this run as they will be."""
+        from floe.runtime.publish import StagedView
+
+        return StagedView(self.context.catalog, self.publisher())
+
+    def commit(self) -> None:
+        """Commit every table the run staged, in one catalog commit where the catalog can."""
+        publisher, self._publisher = self._publisher, None
+        if publisher is None:
+            return
+        results = publisher.commit()
+        self.committed_how = publisher.how
+        for table in results.values():
+            self.published(table)
+
+    def discard(self) -> None:
+        """The run failed: delete what it staged; no table changes."""
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.discard()
 
     @contextlib.contextmanager
     def step(self) -> Iterator[None]:
@@ -42,7 +83,11 @@ class FloeRun:
                 self.observer = observer
                 try:
                     yield
+                    # Each step of a UI-launched run is a run of its own: it commits its tables.
+                    with failing_as("catalog commit"):
+                        self.commit()
                 finally:
+                    self.discard()
                     self.observer = NULL_OBSERVER
 
     def progress(self, line: str) -> None:
