@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -433,6 +434,7 @@ class RunObserver(NullObserver):
     def _emit(self, event: dict) -> None:
         if not self.lineage:
             return
+        event = _scrubbed(event)
         if self._lineage_sink is not None:
             self._lineage_sink.append(event)
         for sender in self._senders:
@@ -449,6 +451,14 @@ class RunObserver(NullObserver):
                 self._warn(f"observability: internal error ({type(exc).__name__}: {exc}); this run's "
                            "traces and lineage may be incomplete. The run itself is not affected.")
             return None
+
+
+def _scrubbed(event: dict) -> dict:
+    """``event`` with every secret value floe resolved masked (an error message may quote one)."""
+    from floe.runtime.scrub import contains_secret, scrub
+
+    text = json.dumps(event, sort_keys=True, default=str)
+    return json.loads(scrub(text)) if contains_secret(text) else event
 
 
 def _message(error: BaseException | None) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from floe.diagnostics import FloeError
+from floe.runtime.scrub import remember
 from floe.schema.types import SecretRef
 
 MASK = "**********"
@@ -32,6 +33,7 @@ class SecretValue:
         if not isinstance(value, str):
             raise TypeError("a SecretValue holds a string")
         object.__setattr__(self, "_value", value)
+        remember(value)  # scrubbed from every message floe prints or records
 
     def reveal(self) -> str:
         """The value itself, for the one call that needs it (a client constructor)."""

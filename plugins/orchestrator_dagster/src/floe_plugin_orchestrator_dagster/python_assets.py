@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from floe.assets import SPEC_ATTRIBUTE, AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
 from floe.runtime.publish import publish
+from floe.runtime.scrub import scrub_exception
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
@@ -36,11 +37,27 @@ def discover(context: "RunContext") -> list[AssetSpec]:
         for _, value in inspect.getmembers(module):
             spec = getattr(value, SPEC_ATTRIBUTE, None)
             if isinstance(spec, AssetSpec):
+                _check_names(spec)
                 if spec.name in specs and specs[spec.name].fn is not spec.fn:
                     raise FloeError(f"two Python assets are named '{spec.name}' "
                                     f"({module.__name__} and {specs[spec.name].fn.__module__})")
                 specs[spec.name] = spec
     return [specs[name] for name in sorted(specs)]
+
+
+def _check_names(spec: AssetSpec) -> None:
+    """The name and layer become a Dagster asset and an Iceberg ``layer.name``: refuse any
+    that would fail there (or escape into a path), naming the function's file and line."""
+    from floe.schema.names import identifier_problem
+
+    problems = [p for p in (identifier_problem(spec.name, "@floe_asset name"),
+                            identifier_problem(spec.layer, "@floe_asset layer")) if p]
+    if problems:
+        try:
+            where = f"{inspect.getsourcefile(spec.fn)}:{inspect.getsourcelines(spec.fn)[1]}: "
+        except (OSError, TypeError):
+            where = ""
+        raise FloeError(f"{where}{getattr(spec.fn, '__name__', spec.name)}: {'; '.join(problems)}")
 
 
 def _load_file(path: Path) -> Any:
@@ -77,7 +94,15 @@ def build_asset(spec: AssetSpec) -> Any:
         with floe.step(), \
                 floe.observer.python_asset(spec.name, context.run_id, layer=spec.layer, deps=spec.deps):
             catalog = FloeCatalog(floe.context.catalog)
-            result = spec.fn(**{name: catalog for name in catalog_params})
+            try:
+                result = spec.fn(**{name: catalog for name in catalog_params})
+            except Exception as exc:
+                # The user's message may quote a secret it read: mask it before Dagster, the
+                # console, lineage or the run log see it.
+                scrubbed = scrub_exception(exc)
+                if scrubbed is exc:
+                    raise
+                raise scrubbed from None
             if result is None:
                 return MaterializeResult()
             with failing_as(spec.name):
