@@ -174,6 +174,7 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
     digest = fingerprint(project, profile_name, target, output, vars or {})
     if manifest.is_file() and _read(stamp) == digest:
         try:
+            _follow_move(manifest, project)
             return LoadedProject(read_manifest(manifest), manifest, digest, False, 0.0)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # a damaged cache is parsed again, never trusted
@@ -188,6 +189,30 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
                         f"({exc}); see {cache / 'logs' / 'dbt.log'}") from None
     write_atomic(stamp, digest + "\n")
     return LoadedProject(loaded, manifest, digest, True, seconds)
+
+
+_ROOT_PATH = re.compile(r'"root_path":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _follow_move(manifest: Path, project: Path) -> None:
+    """Point the cached manifest at ``project`` where it now is.
+
+    The fingerprint covers what the project contains, not where it lies; but dbt records the
+    project's absolute path in some nodes (``root_path`` of seeds), and a build from a manifest
+    parsed before the product was copied or moved would read those files at the old place.
+    """
+    text = manifest.read_text(encoding="utf-8")
+    here = str(project.resolve())
+    # Parsing a large manifest costs more than scanning it: parse only when a path is stale.
+    if all(json.loads(f'"{found}"') == here for found in _ROOT_PATH.findall(text)):
+        return
+    data = json.loads(text)
+    stale = [node for node in data.get("nodes", {}).values()
+             if isinstance(node, dict) and isinstance(node.get("root_path"), str) and node["root_path"] != here]
+    if stale:
+        for node in stale:
+            node["root_path"] = here
+        write_atomic(manifest, json.dumps(data))
 
 
 def dbt_executable() -> Path:
