@@ -176,7 +176,7 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
         try:
             _follow_move(manifest, project)
             return LoadedProject(read_manifest(manifest), manifest, digest, False, 0.0)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass  # a damaged cache is parsed again, never trusted
     # Forget the old fingerprint first: a parse that dies half-way must not leave a stale pair.
     stamp.unlink(missing_ok=True)
@@ -184,7 +184,7 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
                         display or project_dir)
     try:
         loaded = read_manifest(manifest)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise FloeError(f"{display or project_dir}: dbt parse wrote no readable manifest.json "
                         f"({exc}); see {cache / 'logs' / 'dbt.log'}") from None
     write_atomic(stamp, digest + "\n")

@@ -48,7 +48,8 @@ def environment_problem(exc: BaseException) -> str | None:
         text = str(error).lower()
         for phrase, code in _SQLITE.items():
             if phrase in text and type(error).__name__ in ("OperationalError", "DatabaseError"):
-                advice = _ADVICE.get(code, "check the disk holding the product")
+                advice = _ADVICE.get(code, "the disk holding the product may be full or failing; "
+                                           "free some space and check the device")
                 return f"a SQLite database of the product: {phrase} ({advice})"
         if type(error).__name__ == "NoRegionError":
             return ("no AWS region is configured: set region: in the platform.yaml section that "

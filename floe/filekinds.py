@@ -61,7 +61,7 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
     try:
         problem = kind_problem(os.fstat(fd).st_mode)
         if problem is not REGULAR:
-            raise NotRegular(problem)
+            raise NotRegular(errno.EINVAL, problem)
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as handle:
             return handle.read(limit)
@@ -70,7 +70,7 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
 
 
 class NotRegular(OSError):
-    """A path that exists but is no regular file; ``str()`` says what it is."""
+    """A path that exists but is no regular file; ``strerror`` says what it is."""
 
 
 def exists_somehow(path: Path) -> bool:

@@ -71,7 +71,7 @@ def load_file(path: str | FsPath, display: str | None = None) -> Document:
     try:
         raw = read_regular(path, MAX_BYTES + 1)
     except NotRegular as exc:
-        raise FloeError(f"{name}: {exc}") from None
+        raise FloeError(f"{name}: {exc.strerror}") from None
     except IsADirectoryError:
         raise FloeError(f"{name}: is a directory, expected a YAML file") from None
     except OSError as exc:

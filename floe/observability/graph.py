@@ -114,6 +114,9 @@ def _manifest(product_dir: Path, transform: str) -> dict[str, Any]:
                         "first") from None
     except ValueError as exc:
         raise FloeError(f"{path}: not a dbt manifest ({exc}); run `floe compile` again") from None
+    except RecursionError:
+        raise FloeError(f"{path}: not a dbt manifest (JSON nested too deeply); run `floe compile` "
+                        "again") from None
 
 
 # -- rendering ------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import contextlib
 import gc
 import os
 import signal
+import time
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -50,8 +52,17 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
         # profile's secrets from this process's environment, so the orchestrator sets them
         # (RunContext.dbt_env) only around each dbt call: Python assets never see them.
         context.resolve_dbt_secrets()
-        outcome = orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
-                                    request=request)
+        started = time.monotonic()
+        try:
+            outcome = orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
+                                        request=request)
+        except Exception as exc:
+            # A run that crashed (a full disk under Dagster's storage) is still listed by
+            # `floe runs`, as failed, when the log can be written at all.
+            record_run(context.state_dir, artifacts.product.name, RunOutcome(
+                success=False, run_id=str(uuid.uuid4()), error=f"{type(exc).__name__}: {exc}",
+                seconds=time.monotonic() - started))
+            raise
         record_run(context.state_dir, artifacts.product.name, outcome)  # for `floe runs`
         return outcome
 
