@@ -455,8 +455,10 @@ class RunObserver(NullObserver):
 
 def _scrubbed(event: dict) -> dict:
     """``event`` with every secret value floe resolved masked (an error message may quote one)."""
-    from floe.runtime.scrub import contains_secret, scrub
+    from floe.runtime.scrub import active, contains_secret, scrub
 
+    if not active():  # no secret resolved in this process: nothing to look for
+        return event
     text = json.dumps(event, sort_keys=True, default=str)
     return json.loads(scrub(text)) if contains_secret(text) else event
 

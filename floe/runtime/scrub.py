@@ -55,6 +55,11 @@ def scrub(text: Any) -> Any:
     return text
 
 
+def active() -> bool:
+    """True once any value is remembered; callers skip serialising for :func:`scrub` before."""
+    return bool(_ordered)
+
+
 def contains_secret(text: str) -> bool:
     """True when ``text`` holds a remembered secret value."""
     return any(value in text for value in _ordered)

@@ -94,8 +94,10 @@ class FloeSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 def _scrubbed(event: Any) -> Any:
-    from floe.runtime.scrub import contains_secret, scrub
+    from floe.runtime.scrub import active, contains_secret, scrub
 
+    if not active():  # no secret resolved in this process: nothing to look for
+        return event
     from dagster._serdes import deserialize_value, serialize_value
 
     text = serialize_value(event)
