@@ -328,6 +328,9 @@ class CompiledArtifacts:
             data = json.loads(text)
         except ValueError as exc:
             raise FloeError(f"{source}: not valid JSON ({exc}); run `floe compile` again") from None
+        except RecursionError:
+            raise FloeError(f"{source}: JSON nested too deeply to be compiled artifacts; run "
+                            "`floe compile` again") from None
         if not isinstance(data, dict):
             raise FloeError(f"{source}: not compiled artifacts; run `floe compile` again")
         version = str(data.get("contract_version", ""))
@@ -346,15 +349,27 @@ class CompiledArtifacts:
     @classmethod
     def read(cls, path: str | os.PathLike) -> "CompiledArtifacts":
         """Read artifacts from a file."""
+        from floe.filekinds import file_problem, read_regular
+
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_regular(path, MAX_ARTIFACTS_BYTES).decode("utf-8")
         except FileNotFoundError:
             raise FloeError(f"{path}: no compiled artifacts; run `floe compile` first") from None
+        except UnicodeDecodeError as exc:
+            raise FloeError(f"{path}: not compiled artifacts (not UTF-8 text, byte {exc.start}); "
+                            "run `floe compile` again") from None
+        except OSError as exc:
+            raise FloeError(f"{path}: {file_problem(path) or exc}") from None
         return cls.from_json(text, str(path))
 
     def write(self, path: str | os.PathLike) -> None:
         """Write atomically: readers see the old file or the new one, never half of one."""
         write_atomic(Path(path), self.to_json())
+
+
+#: Far above any real artifacts file (a 500-model product is a few MB); a bound keeps a
+#: mistaken path (a device, a huge log) from being read whole into memory.
+MAX_ARTIFACTS_BYTES = 256 * 1024 * 1024
 
 
 def write_atomic(path: Path, text: str) -> None:

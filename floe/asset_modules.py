@@ -43,11 +43,27 @@ def discover(product_dir: Path, config: "PythonAssetsInfo") -> list[AssetSpec]:
         for _, value in inspect.getmembers(module):
             spec = getattr(value, SPEC_ATTRIBUTE, None)
             if isinstance(spec, AssetSpec):
+                _check_names(spec)
                 if spec.name in specs and specs[spec.name].fn is not spec.fn:
                     raise FloeError(f"two Python assets are named '{spec.name}' "
                                     f"({module.__name__} and {specs[spec.name].fn.__module__})")
                 specs[spec.name] = spec
     return [specs[name] for name in sorted(specs)]
+
+
+def _check_names(spec: AssetSpec) -> None:
+    """The name and layer become a Dagster asset and an Iceberg ``layer.name``: refuse any
+    that would fail there (or escape into a path), naming the function's file and line."""
+    from floe.schema.names import identifier_problem
+
+    problems = [p for p in (identifier_problem(spec.name, "@floe_asset name"),
+                            identifier_problem(spec.layer, "@floe_asset layer")) if p]
+    if problems:
+        try:
+            where = f"{inspect.getsourcefile(spec.fn)}:{inspect.getsourcelines(spec.fn)[1]}: "
+        except (OSError, TypeError):
+            where = ""
+        raise FloeError(f"{where}{getattr(spec.fn, '__name__', spec.name)}: {'; '.join(problems)}")
 
 
 def where(spec: AssetSpec, product_dir: Path) -> str:

@@ -33,7 +33,14 @@ def _emit(diagnostics: list[Diagnostic]) -> None:
     """Print diagnostics to stderr: grouped by file, in the order they stand in it."""
     files = {name: i for i, name in enumerate(dict.fromkeys(d.file for d in diagnostics))}
     for diagnostic in sorted(diagnostics, key=lambda d: (files[d.file], d.line, d.col)):
-        click.echo(str(diagnostic), err=True)
+        click.echo(_scrubbed(str(diagnostic)), err=True)
+
+
+def _scrubbed(text: str) -> str:
+    """``text`` with every secret value this process resolved masked (see floe.runtime.scrub)."""
+    # Only a process that created a secret value has loaded the scrubber (and has values).
+    scrubber = sys.modules.get("floe.runtime.scrub")
+    return scrubber.scrub(text) if scrubber is not None else text
 
 
 class _Steps:
@@ -77,10 +84,16 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - a bug in floe or a plugin, not the user's input
+            from floe.environment_errors import environment_problem
+
+            problem = environment_problem(exc)
+            if problem is not None:  # the machine's problem (a full disk), not floe's
+                click.echo(_scrubbed(f"floe: {problem}"), err=True)
+                sys.exit(1)
             if os.environ.get("FLOE_DEBUG"):
                 raise
-            click.echo(f"floe: internal error: {type(exc).__name__}: {exc}. This is a bug; set "
-                       "FLOE_DEBUG=1 to see the traceback and please report it.", err=True)
+            click.echo(_scrubbed(f"floe: internal error: {type(exc).__name__}: {exc}. This is a bug; set "
+                                 "FLOE_DEBUG=1 to see the traceback and please report it."), err=True)
             sys.exit(1)
 
     return wrapper
@@ -113,7 +126,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @FORMAT
 @handles_errors
 def validate(files: tuple[Path, ...], fmt: str) -> None:
@@ -209,7 +222,7 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
     from floe.runtime.run import run_product
 
     request = RunRequest(select=select, exclude=exclude, full_refresh=full_refresh,
-                         progress=lambda line: click.echo(f"  {line}", err=True))
+                         progress=lambda line: click.echo(_scrubbed(f"  {line}"), err=True))
     click.echo("floe run: compiling, loading dbt and Dagster ...", err=True)
     outcome = run_product(product_file(product), request, env=env, platform=platform)
     if outcome.tables:
@@ -217,7 +230,7 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
         for table in outcome.tables:
             click.echo(f"{table.table:<40} {table.rows:>10}  {table.snapshot_id}")
     if not outcome.success:
-        click.echo(f"floe run failed at {outcome.failed_asset}: {outcome.error}", err=True)
+        click.echo(_scrubbed(f"floe run failed at {outcome.failed_asset}: {outcome.error}"), err=True)
         sys.exit(1)
     click.echo(f"run {outcome.run_id} succeeded: {len(outcome.tables)} tables written "
                f"in {outcome.seconds:.1f}s")
@@ -239,14 +252,14 @@ def dev(product: Path | None, host: str | None, port: int | None, platform: str 
         env: str | None) -> None:
     """Open the orchestrator's UI on the product: its assets, schedules and run history."""
     from floe.compiler import compile_product
-    from floe.discovery import product_file
+    from floe.discovery import product_dir, product_file
     from floe.runtime import RunContext
 
     path = product_file(product)
     artifacts = compile_product(path, platform=platform, env=env).artifacts
     if artifacts.orchestrator is None:
         raise FloeError("no orchestrator plugin is installed: pip install floe-plugin-orchestrator-dagster")
-    context = RunContext(artifacts, path.resolve().parent)
+    context = RunContext(artifacts, product_dir(path))
     config = artifacts.orchestrator.config
     server = config.get("webserver", {})
     host = host or server.get("host", "127.0.0.1")
@@ -260,7 +273,7 @@ def dev(product: Path | None, host: str | None, port: int | None, platform: str 
 
 
 @cli.command("diff")
-@click.argument("artifacts", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("artifacts", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--env", "envs", multiple=True, metavar="ENV",
               help="Compile ./floe.yaml for this environment (give two) instead of reading files.")
 @click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
@@ -367,12 +380,12 @@ def secrets_check(product: Path | None, platform: str | None, env: str | None, f
     Prints each reference, the backend that holds it and ok/missing; exit 1 when any is missing.
     """
     from floe.compiler import compile_product
-    from floe.discovery import product_file
+    from floe.discovery import product_dir, product_file
     from floe.runtime.secrets_check import OK, check_secrets
 
     path = product_file(product)
     compiled = compile_product(path, platform=platform, env=env, write=False)
-    results = check_secrets(compiled.artifacts, path.resolve().parent)
+    results = check_secrets(compiled.artifacts, product_dir(path))
     ok = all(r.status == OK for r in results)
     if fmt == "json":
         click.echo(json.dumps({"ok": ok, "secrets": [r.to_json() for r in results]}, indent=2))
@@ -405,7 +418,7 @@ def _platform_path(file: Path | None, env: str | None) -> Path:
 
 
 @platform.command("validate")
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @ENV
 @FORMAT
 @handles_errors
@@ -426,7 +439,7 @@ def platform_validate(file: Path | None, env: str | None, fmt: str) -> None:
 
 
 @platform.command("compile")
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @ENV
 @FORMAT
 @handles_errors
@@ -446,7 +459,7 @@ def platform_compile(file: Path | None, env: str | None, fmt: str) -> None:
 
 
 @platform.command("list-profiles")
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @ENV
 @FORMAT
 @handles_errors
@@ -506,10 +519,10 @@ def lineage_command(product: Path | None, fmt: str, platform: str | None, env: s
 @handles_errors
 def runs_command(product: Path | None, limit: int, fmt: str) -> None:
     """List recent runs of the product: status, start, duration and tables written."""
-    from floe.discovery import product_file
+    from floe.discovery import product_dir, product_file
     from floe.observability.runs import read_runs
 
-    runs = read_runs(product_file(product).resolve().parent / ".floe", limit)
+    runs = read_runs(product_dir(product_file(product)) / ".floe", limit)
     if fmt == "json":
         click.echo(json.dumps(runs, indent=2))
         return

@@ -43,6 +43,7 @@ from floe.enforcement.inheritance import Policy, load_chain, merge
 from floe.enforcement.inheritance import plain as plain_policy
 from floe.plugins.manager import PluginRegistry
 from floe.profiles import Resolved, Resolver, secret_refs
+from floe.schema.names import model_name_problem
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform, parse_platform
 from floe.schema.product import DataProduct, parse_product
 from floe.yamlsafe import load_file
@@ -270,6 +271,7 @@ class _Compiler:
                                   display=self._shown(transform.project_dir))
             how = f"parsed by dbt in {loaded.parse_seconds:.1f} s" if loaded.parsed else "manifest up to date"
             self.progress("ok", f"{transform.name}: {len(loaded.project.models)} dbt models found ({how})")
+            self._check_model_names(transform.project_dir, loaded.project.models)
             projects[transform.project_dir] = ProjectModels(transform.name, transform.project_dir,
                                                             loaded.project)
             self.projects[transform.project_dir] = loaded.project
@@ -294,6 +296,14 @@ class _Compiler:
         self.warnings += diagnostics
         return attrs.evolve(dbt, transforms=[attrs.evolve(t, models=outcome.models.get(t.project_dir, []))
                                              for t in dbt.transforms])
+
+    def _check_model_names(self, project_dir: str, models: tuple) -> None:
+        """Refuse model names that cannot be table and Dagster asset names, at their files."""
+        bad = [Diagnostic(self._shown(f"{project_dir}/{model.original_file_path}"), 0, 0, "models",
+                          problem)
+               for model in models if (problem := model_name_problem(model.name))]
+        if bad:
+            raise FloeError(self.product_report.items + self.platform_report.items + bad)
 
     def _shown(self, relative: str) -> str:
         """A product-relative path as the user names it (relative to where floe was started)."""

@@ -214,8 +214,9 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
     digest = fingerprint(project, profile_name, target, output, vars or {})
     if manifest.is_file() and _read(stamp) == digest:
         try:
+            _follow_move(manifest, project)
             return LoadedProject(read_manifest(manifest), manifest, digest, False, 0.0)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass  # a damaged cache is parsed again, never trusted
     # Forget the old fingerprint first: a parse that dies half-way must not leave a stale pair.
     stamp.unlink(missing_ok=True)
@@ -223,7 +224,7 @@ def load_project(product_dir: Path, project_dir: str, transform: str, profile_na
                         display or project_dir)
     try:
         loaded = read_manifest(manifest)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise FloeError(f"{display or project_dir}: dbt parse wrote no readable manifest.json "
                         f"({exc}); see {cache / 'logs' / 'dbt.log'}") from None
     write_atomic(stamp, digest + "\n")
@@ -241,8 +242,33 @@ def fresh_manifest(product_dir: Path, project_dir: str, transform: str, profile_
     manifest = cache / "target" / "manifest.json"
     if manifest.is_file() and _read(cache / "fingerprint") == fingerprint(
             product_dir / project_dir, profile_name, target, output, vars or {}):
+        _follow_move(manifest, product_dir / project_dir)
         return manifest
     return load_project(product_dir, project_dir, transform, profile_name, target, output, vars).manifest
+
+
+_ROOT_PATH = re.compile(r'"root_path":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _follow_move(manifest: Path, project: Path) -> None:
+    """Point the cached manifest at ``project`` where it now is.
+
+    The fingerprint covers what the project contains, not where it lies; but dbt records the
+    project's absolute path in some nodes (``root_path`` of seeds), and a build from a manifest
+    parsed before the product was copied or moved would read those files at the old place.
+    """
+    text = manifest.read_text(encoding="utf-8")
+    here = str(project.resolve())
+    # Parsing a large manifest costs more than scanning it: parse only when a path is stale.
+    if all(json.loads(f'"{found}"') == here for found in _ROOT_PATH.findall(text)):
+        return
+    data = json.loads(text)
+    stale = [node for node in data.get("nodes", {}).values()
+             if isinstance(node, dict) and isinstance(node.get("root_path"), str) and node["root_path"] != here]
+    if stale:
+        for node in stale:
+            node["root_path"] = here
+        write_atomic(manifest, json.dumps(data))
 
 
 def dbt_executable() -> Path:

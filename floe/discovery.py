@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 
 from floe.diagnostics import FloeError
+from floe.filekinds import file_problem
 
 DEFAULT_ENV = "local"
 PLATFORM_FILE_NAMES = ("platform.yaml", "manifest.yaml")
@@ -34,10 +35,22 @@ def product_file(path: str | os.PathLike | None) -> Path:
     candidate = Path(path) if path else Path("floe.yaml")
     if candidate.is_dir():
         candidate = candidate / "floe.yaml"
-    if not candidate.is_file():
+    problem = file_problem(candidate)
+    if problem == "not found":
         raise FloeError(f"{candidate}: no floe.yaml here; run `floe init` to create a product, or "
                         "pass the file with --file")
+    if problem is not None:
+        raise FloeError(f"{candidate}: {problem}")
     return candidate
+
+
+def product_dir(floe_yaml: str | os.PathLike) -> Path:
+    """The product's directory: the folder holding floe.yaml as the user named it.
+
+    A symbolic link is not followed: compile reads the dbt project and the platform relative to
+    the folder the link stands in, so ``.floe/`` belongs there too.
+    """
+    return Path(os.path.abspath(floe_yaml)).parent
 
 
 def environment(env: str | None) -> str:
@@ -60,8 +73,12 @@ def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
     for file_name in PLATFORM_FILE_NAMES:
         candidate = product_dir / "platform" / name / file_name
         tried.append(candidate)
-        if candidate.is_file():
+        problem = file_problem(candidate)
+        if problem is None:
             return PlatformLocation(candidate, display_path(candidate), f"environment '{name}'")
+        if problem != "not found":
+            raise FloeError(f"{display_path(candidate)}: {problem} (the platform file of "
+                            f"environment '{name}')")
     envs = sorted(p.name for p in (product_dir / "platform").glob("*") if p.is_dir())
     hint = f"; environments here: {', '.join(envs)} (choose with --env)" if envs else ""
     raise FloeError(f"no platform file found for environment '{name}' (looked for "
@@ -81,8 +98,13 @@ def _from_ref(ref: str, base: Path, how: str) -> PlatformLocation:
             if (path / file_name).is_file():
                 path = path / file_name
                 break
-    if not path.is_file():
-        raise FloeError(f"{how}: platform file '{ref}' not found")
+    problem = file_problem(path)
+    if problem == "not found" or (problem and path.is_dir()):
+        raise FloeError(f"{how}: platform file '{ref}' not found"
+                        + (f" (it is a directory without {' or '.join(PLATFORM_FILE_NAMES)})"
+                           if path.is_dir() else ""))
+    if problem is not None:
+        raise FloeError(f"{how}: platform file '{ref}' {problem}")
     return PlatformLocation(path, display_path(path), how)
 
 

@@ -46,7 +46,8 @@ def _scan_cached(doc: Document) -> list[tuple[int, str]]:
 
 
 def _cache_dir(doc: Document) -> FsPath:
-    return FsPath(doc.source).resolve().parent / ".floe" / "cache"
+    # Beside the file as the user named it (a symlinked floe.yaml keeps its state at the link).
+    return FsPath(os.path.abspath(doc.source)).parent / ".floe" / "cache"
 
 
 def _scan_text(text: str) -> list[tuple[int, str]]:

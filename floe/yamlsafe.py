@@ -16,6 +16,7 @@ import attrs
 import yaml
 
 from floe.diagnostics import FloeError, Path, Position, Report
+from floe.filekinds import NotRegular, file_problem, read_regular
 
 #: Configuration files are small; anything bigger is a mistake or an attack.
 MAX_BYTES = 1024 * 1024
@@ -68,14 +69,16 @@ def load_file(path: str | FsPath, display: str | None = None) -> Document:
     """Read and load one YAML file; raise :class:`FloeError` for anything unreadable or unsafe."""
     name = display or str(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise FloeError(f"{name}: file not found") from None
+        raw = read_regular(path, MAX_BYTES + 1)
+    except NotRegular as exc:
+        raise FloeError(f"{name}: {exc.strerror}") from None
     except IsADirectoryError:
         raise FloeError(f"{name}: is a directory, expected a YAML file") from None
     except OSError as exc:
-        raise FloeError(f"{name}: cannot read: {exc.strerror}") from None
+        problem = file_problem(path)
+        if problem == "not found":
+            raise FloeError(f"{name}: file not found") from None
+        raise FloeError(f"{name}: {problem or 'cannot be read: ' + (exc.strerror or str(exc))}") from None
     doc = load_bytes(raw, name)
     return attrs.evolve(doc, source=str(path))
 

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from floe.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis profiles: the default keeps each property test's own size (what CI runs);
+# FLOE_HYPOTHESIS_PROFILE=deep runs the malformed-input properties at 10,000+ examples each.
+settings.register_profile("deep", max_examples=10_000, deadline=None)
+settings.load_profile(os.environ.get("FLOE_HYPOTHESIS_PROFILE", "default"))
 
 
 def _scaffold_example() -> Path:
@@ -91,3 +97,13 @@ def floe_subprocess(args: list[str], cwd: Path, env: dict | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "floe", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _forget_secret_values():
+    """Each test starts with no remembered secret values: a value one test resolved must not
+    be masked in the messages another test checks (floe.runtime.scrub)."""
+    yield
+    scrubber = sys.modules.get("floe.runtime.scrub")
+    if scrubber is not None:
+        scrubber.forget_all()

@@ -25,10 +25,19 @@ PRODUCT_TEXT = (EXAMPLE / "floe.yaml").read_text()
 PLATFORM_TEXT = (EXAMPLE / "platform" / "local" / "platform.yaml").read_text()
 SOURCES = {"floe.yaml": PRODUCT_TEXT, "platform.yaml": PLATFORM_TEXT}
 
+def examples(n: int) -> int:
+    """``n`` examples, or the active hypothesis profile's count when that is larger.
+
+    ``FLOE_HYPOTHESIS_PROFILE=deep`` (registered in conftest.py) runs every target here at
+    10,000 examples or more; CI's default profile keeps the sizes below.
+    """
+    return max(n, settings().max_examples)
+
+
 # Sized so that the whole module runs in well under a minute on two cores (~20 ms per product
 # validation, most of it the secret scan of a never-seen text).
 SETTINGS = settings(
-    max_examples=500,
+    max_examples=examples(500),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -216,7 +225,7 @@ def test_demo_files_with_any_value_replaced_never_crash(workdir: Path, case: tup
     check(path, validate(path))
 
 
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=examples(400))
 # Inputs that once crashed floe, always tried first.
 @example(name="floe.yaml", content="\x1f")
 @example(name="floe.yaml", content="? '\n\n  '\n: null\n")
@@ -233,7 +242,7 @@ def test_random_text_and_bytes_never_crash(workdir: Path, name: str, content: st
     check(path, validate(path))
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(case=st.one_of(mutated_file(), restructured_file()))
 def test_validation_is_deterministic(workdir: Path, case: tuple[str, str]) -> None:
     name, text = case

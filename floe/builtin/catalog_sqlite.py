@@ -44,10 +44,15 @@ def floe_catalog_resolve(settings: SqliteCatalog, context: ResolveContext) -> di
 @hookimpl
 def floe_catalog_connect(config: dict, storage: dict, context: "RunContext") -> Any:
     """pyiceberg's ``SqlCatalog`` over the SQLite file, tables under the storage warehouse."""
+    from floe.builtin.relocation import catalog_properties, relocation
+
     database = context.path(config["path"])
     database.parent.mkdir(parents=True, exist_ok=True)
+    # A copied or moved product reads and writes its tables where it is now (see relocation).
+    properties = catalog_properties(relocation(database, context.product_dir, storage["warehouse"]),
+                                    storage["properties"])
     return embedded_catalog(config["name"], uri=f"sqlite:///{database}", warehouse=storage["warehouse"],
-                            **storage["properties"])
+                            **properties)
 
 
 def embedded_catalog(name: str, **properties: str) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -431,6 +432,7 @@ class RunObserver(NullObserver):
     def _emit(self, event: dict) -> None:
         if not self.lineage:
             return
+        event = _scrubbed(event)
         if self._lineage_sink is not None:
             self._lineage_sink.append(event)
         for sender in self._senders:
@@ -447,6 +449,16 @@ class RunObserver(NullObserver):
                 self._warn(f"observability: internal error ({type(exc).__name__}: {exc}); this run's "
                            "traces and lineage may be incomplete. The run itself is not affected.")
             return None
+
+
+def _scrubbed(event: dict) -> dict:
+    """``event`` with every secret value floe resolved masked (an error message may quote one)."""
+    from floe.runtime.scrub import active, contains_secret, scrub
+
+    if not active():  # no secret resolved in this process: nothing to look for
+        return event
+    text = json.dumps(event, sort_keys=True, default=str)
+    return json.loads(scrub(text)) if contains_secret(text) else event
 
 
 def _message(error: BaseException | None) -> str | None:

@@ -29,7 +29,7 @@ def record_run(state_dir: Path, product: str, outcome: "RunOutcome") -> None:
              "started_at": started.isoformat(timespec="seconds"), "seconds": round(outcome.seconds, 2),
              "tables": [{"table": t.table, "rows": t.rows, "snapshot_id": t.snapshot_id, "mode": t.mode}
                         for t in outcome.tables],
-             "failed_asset": outcome.failed_asset, "error": outcome.error}
+             "failed_asset": outcome.failed_asset, "error": _scrub(outcome.error)}
     path = state_dir / RUNS_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,24 +40,53 @@ def record_run(state_dir: Path, product: str, outcome: "RunOutcome") -> None:
         pass
 
 
+def _scrub(text: str | None) -> str | None:
+    import sys
+
+    # Only a process that resolved a secret has loaded the scrubber, and only it has values.
+    scrubber = sys.modules.get("floe.runtime.scrub")
+    return scrubber.scrub(text) if scrubber is not None else text
+
+
 def read_runs(state_dir: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The logged runs, most recent first (at most ``limit``); unreadable lines are skipped."""
     path = state_dir / RUNS_FILE
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # A damaged byte spoils one line, not the log.
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        from floe.diagnostics import FloeError
+        from floe.filekinds import file_problem
+
+        raise FloeError(f"{path}: the run log {file_problem(path) or 'cannot be read: ' + str(exc)}; "
+                        f"move it away and floe run starts a new one") from None
     runs = []
     for line in reversed(lines):
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        if isinstance(entry, dict) and "run_id" in entry:
+        if _well_formed(entry):
             runs.append(entry)
             if limit is not None and len(runs) >= limit:
                 break
     return runs
+
+
+def _well_formed(entry: Any) -> bool:
+    """True for a line ``record_run`` could have written; anything else is skipped as junk."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("run_id"), str):
+        return False
+    tables = entry.get("tables", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) and isinstance(t.get("table"), str)
+                                               for t in tables):
+        return False
+    seconds = entry.get("seconds", 0)
+    return isinstance(seconds, (int, float)) and not isinstance(seconds, bool) \
+        and all(isinstance(entry.get(k), (str, type(None)))
+                for k in ("status", "started_at", "failed_asset", "error", "product"))
 
 
 def _trim(path: Path) -> None:

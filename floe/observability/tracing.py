@@ -79,13 +79,17 @@ class Tracing:
     def end(span: Span, *, ok: bool, attributes: Mapping[str, Any] | None = None,
             error: BaseException | str | None = None, end: dt.datetime | None = None) -> None:
         """Set the final attributes and status (recording ``error``) and end ``span``."""
+        from floe.runtime.scrub import scrub, scrub_exception
+
         span.set_attributes(_clean(attributes or {}))
         if isinstance(error, BaseException):
+            # A secret the failing code quoted stays out of the exported span.
+            error = scrub_exception(error)
             span.record_exception(error)
         if ok:
             span.set_status(Status(StatusCode.OK))
         else:
-            message = str(error) if error is not None else "failed"
+            message = scrub(str(error)) if error is not None else "failed"
             span.set_status(Status(StatusCode.ERROR, message[:1000]))
         span.end(end_time=_ns(end) if end else None)
 

@@ -158,6 +158,19 @@ class RunContext:
         with self._dbt_secrets.environment():
             yield
 
+    def resolve_dbt_secrets(self) -> None:
+        """Resolve every secret dbt's profiles reference, without exposing any of them.
+
+        Call before a run builds anything, so that a missing secret stops it there; the values
+        reach the environment later, only inside :meth:`dbt_env`.
+
+        :raises FloeError: naming the places tried for a secret no backend holds.
+        """
+        from floe.profiles import secret_refs
+
+        for ref in secret_refs(self.artifacts.dbt.profiles):
+            self.secret(ref)
+
     def compute_reader(self) -> Any:
         """A reader of the engine's results, once dbt has finished."""
         section = self.artifacts.profiles.compute

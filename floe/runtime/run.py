@@ -6,9 +6,12 @@ import contextlib
 import gc
 import os
 import signal
+import time
+import uuid
 from pathlib import Path
 from typing import Iterator
 
+from floe import discovery
 from floe.diagnostics import FloeError
 from floe.observability.runs import record_run
 from floe.plugins.manager import PluginRegistry
@@ -32,7 +35,7 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
 
     for key, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
-    product_dir = product_file.resolve().parent
+    product_dir = discovery.product_dir(product_file)
     with run_lock(product_dir / ".floe"), sigterm_as_interrupt(), fewer_collections():
         compiled = compile_product(product_file, platform=platform, env=env)
         registry = PluginRegistry()
@@ -45,11 +48,21 @@ def run_product(product_file: Path, request: RunRequest, env: str | None = None,
         # credentials fails the run here, before dbt starts, with nothing written.
         context.catalog  # noqa: B018 - the property connects
         orchestrator = context.plugin("orchestrator", artifacts.orchestrator)
-        # dbt runs in this process and reads its profile's secrets from the environment; they
-        # are set for this run only (and a missing one stops the run before anything is built).
-        with context.dbt_env():
+        # A missing secret stops the run here, before anything is built. dbt reads its
+        # profile's secrets from this process's environment, so the orchestrator sets them
+        # (RunContext.dbt_env) only around each dbt call: Python assets never see them.
+        context.resolve_dbt_secrets()
+        started = time.monotonic()
+        try:
             outcome = orchestrator.call("run", config=artifacts.orchestrator.config, context=context,
                                         request=request)
+        except Exception as exc:
+            # A run that crashed (a full disk under Dagster's storage) is still listed by
+            # `floe runs`, as failed, when the log can be written at all.
+            record_run(context.state_dir, artifacts.product.name, RunOutcome(
+                success=False, run_id=str(uuid.uuid4()), error=f"{type(exc).__name__}: {exc}",
+                seconds=time.monotonic() - started))
+            raise
         record_run(context.state_dir, artifacts.product.name, outcome)  # for `floe runs`
         return outcome
 

@@ -8,11 +8,13 @@ through a file.
 
 from __future__ import annotations
 
+import errno
 import hmac
 from pathlib import Path
 from typing import Any, NoReturn
 
 from floe.diagnostics import FloeError
+from floe.runtime.scrub import remember
 from floe.schema.types import SecretRef
 
 MASK = "**********"
@@ -32,6 +34,7 @@ class SecretValue:
         if not isinstance(value, str):
             raise TypeError("a SecretValue holds a string")
         object.__setattr__(self, "_value", value)
+        remember(value)  # scrubbed from every message floe prints or records
 
     def reveal(self) -> str:
         """The value itself, for the one call that needs it (a client constructor)."""
@@ -86,13 +89,29 @@ def as_ref(item: Any) -> "SecretRef | None":
     return None
 
 
+#: A certificate chain or a JSON key file fits easily; anything larger is the wrong file.
+MAX_SECRET_FILE_BYTES = 1024 * 1024
+
+
 def read_secret_file(path: str | Path) -> SecretValue:
     """A secret held in a file (a Kubernetes or Docker secret mount), trailing newline dropped.
 
     :raises OSError: when the file cannot be read; the caller says what it was looking for.
     """
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    from floe.filekinds import read_regular
+
+    # A regular file only (a FIFO would block the run), of a secret's size.
+    raw = read_regular(path, MAX_SECRET_FILE_BYTES + 1)
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB, too large "
+                      "for a secret value file")
+    if b"\x00" in raw:
+        # /proc/self/environ and other binary files: never take one for a secret's value.
+        raise OSError(errno.EINVAL, "holds NUL bytes, so it is not a file holding one secret value")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OSError(errno.EINVAL, "is not UTF-8 text") from None
     # `echo value > file` adds a newline nobody meant as part of the secret.
     return SecretValue(text.rstrip("\r\n"))
 

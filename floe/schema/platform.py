@@ -14,6 +14,7 @@ import attrs
 
 from floe.diagnostics import Path, Report, one_of
 from floe.schema.structure import Invalid, field_check, structure
+from floe.schema.urls import check_http_url
 from floe.yamlsafe import Document
 
 #: The sections that hold named profiles, by plugin kind.
@@ -51,15 +52,34 @@ class SecretsSection:
     backends: list[Any] | None = None
 
 
+_NO_USERINFO = ("keep credentials out of URLs (they would be stored in the compiled artifacts and "
+                "shown in messages): hold them in a secret backend and reference them as "
+                "{secret_ref: <name>}")
+
+
+@field_check
+def _otlp_url(value: str | None) -> None:
+    if value is not None:
+        check_http_url(value, "the collector's OTLP/HTTP address, e.g. http://otel-collector:4318",
+                       userinfo_hint=_NO_USERINFO)
+
+
+@field_check
+def _lineage_url(value: str | None) -> None:
+    if value is not None:
+        check_http_url(value, "the lineage server's address, e.g. http://marquez:5000",
+                       userinfo_hint=_NO_USERINFO)
+
+
 @attrs.frozen
 class PlatformObservability:
     """Where traces and lineage go."""
 
     traces: bool = True
     lineage: bool = True
-    otlp_endpoint: str | None = None
+    otlp_endpoint: str | None = attrs.field(default=None, validator=_otlp_url)
     otlp_protocol: Literal["grpc", "http/protobuf"] | None = None
-    lineage_endpoint: str | None = None
+    lineage_endpoint: str | None = attrs.field(default=None, validator=_lineage_url)
     lineage_namespace: str | None = None
 
 

@@ -8,11 +8,13 @@ the seed documents are normalised to the canonical form before strict structurin
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import attrs
 
 from floe.diagnostics import Path, Report, did_you_mean, dotted, one_of
+from floe.schema.names import transform_name_problem
 from floe.schema.structure import Invalid, field_check, structure
 from floe.yamlsafe import Document
 
@@ -36,6 +38,33 @@ def _check_name(value: str) -> None:
     if not _NAME.fullmatch(value):
         raise Invalid(f"'{value}' is not a valid name: use lowercase letters, digits, '-' and '_' "
                       "(at most 63 characters), starting and ending with a letter or digit")
+
+
+@field_check
+def _check_transform_name(value: str) -> None:
+    problem = transform_name_problem(value)
+    if problem:
+        raise Invalid(problem)
+
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@field_check
+def _check_modules(value: list[str]) -> None:
+    for module in value:
+        if not _MODULE.fullmatch(module):
+            raise Invalid(f"'{module}' is not a Python module name; write a dotted import path "
+                          "such as my_assets or my_assets.orders")
+
+
+@field_check
+def _check_assets_path(value: str) -> None:
+    # The folder is imported from at run time: outside the product it would run foreign code.
+    path = PurePosixPath(value)
+    if not value or "\x00" in value or path.is_absolute() or ".." in path.parts:
+        raise Invalid(f"'{value}' must be a folder inside the product directory (relative, no "
+                      "leading '/', no '..'), e.g. assets")
 
 
 @attrs.frozen
@@ -69,7 +98,7 @@ class Profiles:
 class Transform:
     """One dbt project (or a selection of it) to build."""
 
-    name: str
+    name: str = attrs.field(validator=_check_transform_name)
     type: Literal["dbt"] = "dbt"
     path: str = "."
     select: str | None = None
@@ -110,8 +139,8 @@ class ProductObservability:
 class PythonAssets:
     """Where ``@floe_asset`` functions live: every ``*.py`` under ``path``, plus ``modules``."""
 
-    path: str = "assets"
-    modules: list[str] = attrs.Factory(list)
+    path: str = attrs.field(default="assets", validator=_check_assets_path)
+    modules: list[str] = attrs.field(factory=list, validator=_check_modules)
 
 
 @attrs.frozen

@@ -61,7 +61,7 @@ def test_full_profile_is_sorted_and_deduplicated():
     resolved, messages = resolve({
         "path": "warehouse/analytics.duckdb", "threads": 8,
         "settings": {"preserve_insertion_order": False, "enable_progress_bar": True,
-                     "temp_directory": ".floe/tmp", "checkpoint_threshold_mb": 16.5},
+                     "temp_directory": ".floe/tmp", "index_scan_percentage": 0.5},
         "extensions": ["parquet", "iceberg", "httpfs", "iceberg"],
     })
     assert messages == []
@@ -69,7 +69,7 @@ def test_full_profile_is_sorted_and_deduplicated():
         "database": "warehouse/analytics.duckdb",
         "dbt_profile": {
             "type": "duckdb", "path": "warehouse/analytics.duckdb", "threads": 8,
-            "settings": {"checkpoint_threshold_mb": 16.5, "enable_progress_bar": True,
+            "settings": {"enable_progress_bar": True, "index_scan_percentage": 0.5,
                          "preserve_insertion_order": False, "temp_directory": ".floe/tmp",
                          "threads": 8},
             "extensions": ["httpfs", "iceberg", "parquet"],
@@ -140,3 +140,58 @@ def test_loading_the_plugin_does_not_import_duckdb():
             "print(sorted(m for m in ('duckdb', 'dbt', 'dagster', 'pyiceberg') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- values DuckDB would refuse only seconds into a run -----------------------------------------
+
+
+@pytest.mark.parametrize("threads", [10 ** 29, 4097])
+def test_more_threads_than_duckdb_can_use_are_refused_at_compile(threads):
+    resolved, messages = resolve({"threads": threads})
+    assert resolved is None
+    assert messages == [f"platform.yaml: compute.default.threads: threads must be at most 4096, got "
+                        f"{threads}; write the number of cores DuckDB may use, e.g. 4, or leave it "
+                        "out to use every core"]
+
+
+@pytest.mark.parametrize("limit", ["0GB", "1B", "16MB", "0.01GB"])
+def test_a_memory_limit_too_small_to_build_a_table_is_refused(limit):
+    resolved, messages = resolve({"memory_limit": limit})
+    assert resolved is None
+    assert messages == [f"platform.yaml: compute.default.memory_limit: memory_limit {limit} is too "
+                        "small for DuckDB to build tables (it fails with 'Out of Memory' below "
+                        "32MB); write e.g. 512MB or 4GB"]
+
+
+def test_a_memory_limit_duckdb_cannot_represent_is_refused():
+    resolved, messages = resolve({"memory_limit": "99999999999999999999TB"})
+    assert resolved is None
+    assert messages == ["platform.yaml: compute.default.memory_limit: memory_limit "
+                        "99999999999999999999TB is larger than DuckDB can represent; write what "
+                        "the machine has, e.g. 64GB, or a share of RAM such as 80%"]
+
+
+@pytest.mark.parametrize("path", [".floe", ".floe/", "./.floe", "data/", ".floe/catalog.db",
+                                  ".floe/warehouse", ".floe/dagster"])
+def test_a_database_path_that_is_a_folder_or_floes_own_is_refused(path):
+    resolved, messages = resolve({"path": path})
+    assert resolved is None
+    assert len(messages) == 1 and messages[0].startswith("platform.yaml: compute.default.path: "), messages
+    assert "e.g. .floe/warehouse.duckdb" in messages[0]
+
+
+def test_an_unknown_duckdb_setting_is_refused_with_the_closest_name():
+    resolved, messages = resolve({"settings": {"preserve_insertion_ordr": False}})
+    assert resolved is None
+    assert messages == ["platform.yaml: compute.default.settings.preserve_insertion_ordr: "
+                        "'preserve_insertion_ordr' is not a DuckDB 1.5.5 setting (did you mean "
+                        "'preserve_insertion_order'?); see SELECT name FROM duckdb_settings() for "
+                        "the full list"]
+
+
+def test_settings_of_the_extensions_floe_installs_are_known():
+    resolved, messages = resolve({"settings": {"s3_region": "eu-west-1", "http_timeout": 30,
+                                               "TimeZone": "UTC"}})
+    assert messages == []
+    assert resolved.config["dbt_profile"]["settings"] == {"TimeZone": "UTC", "http_timeout": 30,
+                                                          "s3_region": "eu-west-1"}

@@ -13,11 +13,11 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from floe.builtin.paths import relative_path
-from floe.diagnostics import dotted
+from floe.diagnostics import did_you_mean, dotted
 from floe.plugins import ResolveContext, hookimpl
 from floe.schema.structure import Invalid, field_check
 from floe.schema.types import parse_secret_ref
+from floe_plugin_compute_duckdb import setting_names
 
 #: Extensions run time installs from PyPI wheels (``duckdb-ext-<name>``) rather than from
 #: DuckDB's extension server, which an offline or locked-down machine cannot reach.
@@ -31,6 +31,22 @@ _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SENSITIVE = re.compile(r"secret|password|token", re.IGNORECASE)
 #: Settings that have a key of their own in the profile; one place each keeps them unambiguous.
 _OWN_KEYS = ("threads", "memory_limit")
+#: DuckDB matches setting names without regard to case.
+_LOWER_NAMES = frozenset(name.lower() for name in setting_names.NAMES)
+
+
+#: More threads than any machine has cores; DuckDB itself fails only at run time (or overflows).
+MAX_THREADS = 4096
+#: Below this DuckDB fails with "Out of Memory" on the smallest tables (measured: 16MB fails a
+#: 300,000-row aggregate, 32MB passes), which a run would report only after seconds of work.
+MIN_MEMORY_BYTES = 32 * 1024 ** 2
+#: DuckDB's own ceiling for a memory value (larger ones are "out of range").
+MAX_MEMORY_BYTES = 2 ** 63 - 1
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4,
+          "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
+#: Paths inside ``.floe/`` that floe itself owns; a database file there would clobber them.
+_FLOE_OWNED = {"catalog.db", "warehouse", "dagster", "dbt", "run.lock", "runs.jsonl",
+               "compiled_artifacts.json", "lineage", "cache"}
 
 
 @field_check
@@ -38,13 +54,43 @@ def _threads(value: int | None) -> None:
     if value is not None and value < 1:
         raise Invalid(f"threads must be at least 1, got {value}; leave it out to let DuckDB use "
                       "every core")
+    if value is not None and value > MAX_THREADS:
+        raise Invalid(f"threads must be at most {MAX_THREADS}, got {value}; write the number of "
+                      "cores DuckDB may use, e.g. 4, or leave it out to use every core")
 
 
 @field_check
 def _memory_limit(value: str | None) -> None:
-    if value is not None and not (_MEMORY.fullmatch(value.strip()) or _PERCENT.fullmatch(value.strip())):
+    if value is None:
+        return
+    text = value.strip()
+    if _PERCENT.fullmatch(text):
+        return
+    if not _MEMORY.fullmatch(text):
         raise Invalid(f"'{value}' is not a memory size: write an amount with a unit, e.g. 4GB, "
                       "512MB, 1.5GiB, or a share of RAM from 1% to 100%, e.g. 80%")
+    number, unit = re.fullmatch(r"([\d.]+)\s?([A-Za-z]+)", text).groups()  # type: ignore[union-attr]
+    size = float(number) * _UNITS[unit.lower()]
+    if size < MIN_MEMORY_BYTES:
+        raise Invalid(f"memory_limit {value} is too small for DuckDB to build tables (it fails "
+                      "with 'Out of Memory' below 32MB); write e.g. 512MB or 4GB")
+    if size > MAX_MEMORY_BYTES:
+        raise Invalid(f"memory_limit {value} is larger than DuckDB can represent; write what the "
+                      "machine has, e.g. 64GB, or a share of RAM such as 80%")
+
+
+@field_check
+def _database_path(value: str) -> None:
+    if not value or "\x00" in value or value.startswith("/") or ".." in value.split("/"):
+        raise Invalid(f"'{value}' must be a relative path inside the product directory "
+                      "(no leading '/', no '..'), e.g. .floe/warehouse.duckdb")
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if not parts or value.endswith("/") or parts[-1] == "..":
+        raise Invalid(f"'{value}' names a folder; compute.path is the DuckDB database file, "
+                      "e.g. .floe/warehouse.duckdb")
+    if parts == [".floe"] or (parts[0] == ".floe" and len(parts) == 2 and parts[1] in _FLOE_OWNED):
+        raise Invalid(f"'{value}' is a path floe itself uses; give the DuckDB database a file of "
+                      "its own, e.g. .floe/warehouse.duckdb")
 
 
 @attrs.frozen
@@ -59,7 +105,7 @@ class DuckdbProperties:
 class DuckdbCompute:
     """A DuckDB database file, its resource limits, settings and extensions."""
 
-    path: str = attrs.field(default=".floe/floe.duckdb", validator=relative_path)
+    path: str = attrs.field(default=".floe/floe.duckdb", validator=_database_path)
     threads: int | None = attrs.field(default=None, validator=_threads)
     memory_limit: str | None = attrs.field(default=None, validator=_memory_limit)
     # Values are checked in resolve, where each problem can be reported at its own key.
@@ -132,6 +178,11 @@ def _checked_settings(values: dict[str, Any], context: ResolveContext) -> dict[s
                           "preserve_insertion_order: false, or {secret_ref: <name>} for a secret")
         elif isinstance(value, float) and not math.isfinite(value):
             context.error(where, "a DuckDB setting must be a finite number")
+        elif name.lower() not in _LOWER_NAMES:
+            # DuckDB would refuse it only when the run opens the database, seconds in.
+            context.error(where, f"'{name}' is not a DuckDB {setting_names.DUCKDB_VERSION} setting"
+                          f"{did_you_mean(name, setting_names.NAMES)}; see SELECT name FROM "
+                          "duckdb_settings() for the full list")
         else:
             out[name] = value
     return out

@@ -144,6 +144,7 @@ def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) 
                     assets, instance=dagster_instance, resources={"floe": resource},
                     raise_on_error=False, tags={"floe/product": context.artifacts.product.name},
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+                prune_history(dagster_instance)
             failed_asset, error = (None, None) if result.success else _failure(result)
             if result.success:
                 # Every asset built and staged its tables: they become visible together now.
@@ -156,6 +157,28 @@ def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) 
     return RunOutcome(success=error is None, run_id=result.run_id, tables=tuple(resource.tables),
                       failed_asset=failed_asset, error=error, seconds=time.monotonic() - started,
                       commit=resource.committed_how)
+
+
+#: Dagster runs kept in the product's history (each holds its event log, ~0.5 MB); older ones
+#: are deleted after every run, as floe's own run log is trimmed.
+KEEP_RUNS = 20
+
+
+def prune_history(dagster_instance: Any, keep: int = KEEP_RUNS) -> int:
+    """Delete all but the ``keep`` most recent finished runs; return how many were deleted.
+
+    A history that cannot be pruned (a locked or damaged database) never fails the run.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    finished = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+    try:
+        old = dagster_instance.get_run_ids(RunsFilter(statuses=finished), cursor=None, limit=None)[keep:]
+        for run_id in old:
+            dagster_instance.delete_run(run_id)
+    except Exception:  # noqa: BLE001 - housekeeping; the next run tries again
+        return 0
+    return len(old)
 
 
 def _failure(result: Any) -> tuple[str | None, str]:

@@ -10,6 +10,7 @@ same files and layout, so the Dagster UI reads the history as before.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import OrderedDict
 from typing import Any, Iterator
 
@@ -60,6 +61,24 @@ class FloeSqliteEventLogStorage(compat.sqlite_event_log_storage()):  # type: ign
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def store_event(self, event: Any) -> None:
+        """Store ``event`` with every secret value floe resolved masked in its messages."""
+        super().store_event(_scrubbed(event))
+
+    def delete_events(self, run_id: str) -> None:
+        """Delete a run's events and its database file (Dagster's own method empties the file
+        but keeps it, so deleted runs would still fill the disk)."""
+        super().delete_events(run_id)
+        with self._db_lock:
+            engine = self._engines.pop(run_id, None)
+            if engine is not None:
+                engine.dispose()
+            self._initialized_dbs.discard(run_id)
+        path = self.path_for_shard(run_id)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path + suffix)
+
     def wipe(self) -> None:
         """Delete every run's database; close them first."""
         self._close_all()
@@ -74,3 +93,14 @@ class FloeSqliteEventLogStorage(compat.sqlite_event_log_storage()):  # type: ign
         with compat.event_log_lock(self):
             while self._engines:
                 self._engines.popitem()[1].dispose()
+
+
+def _scrubbed(event: Any) -> Any:
+    from floe.runtime.scrub import active, contains_secret, scrub
+
+    if not active():  # no secret resolved in this process: nothing to look for
+        return event
+    from dagster._serdes import deserialize_value, serialize_value
+
+    text = serialize_value(event)
+    return deserialize_value(scrub(text), type(event)) if contains_secret(text) else event

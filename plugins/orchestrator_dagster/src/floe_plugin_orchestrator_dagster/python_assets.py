@@ -10,6 +10,7 @@ from floe.artifacts import PlannedNode
 from floe.assets import AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
 from floe.runtime.publish import stage
+from floe.runtime.scrub import scrub_exception
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
@@ -66,7 +67,15 @@ def build_asset(spec: AssetSpec, node: PlannedNode, names: dict[str, str]) -> An
                 floe.observer.python_asset(node.name, context.run_id, layer=node.layer, deps=deps):
             # Tables this run staged read as they will be once the run commits.
             catalog = FloeCatalog(floe.reading_catalog())
-            result = spec.fn(**{name: catalog for name in catalog_params})
+            try:
+                result = spec.fn(**{name: catalog for name in catalog_params})
+            except Exception as exc:
+                # The user's message may quote a secret it read: mask it before Dagster, the
+                # console, lineage or the run log see it.
+                scrubbed = scrub_exception(exc)
+                if scrubbed is exc:
+                    raise
+                raise scrubbed from None
             if result is None:
                 return MaterializeResult()
             publisher, key = floe.publisher(), f"python:{node.name}"

@@ -73,17 +73,24 @@ def _fetch(config: dict, name: str) -> SecretValue | None:
         cached = _values.get(key)
         if cached is not None and now - cached[1] < ttl:
             return cached[0]
-        value = _get_secret_value(_client(config), config, name)
+        value = _get_secret_value(_client(config, name), config, name)
         if ttl > 0:
             _values[key] = (value, now)
         return value
 
 
-def _client(config: dict) -> Any:
+def _client(config: dict, name: str) -> Any:
+    from botocore.exceptions import NoRegionError
+
     key = (config.get("region"), config.get("endpoint"))
     if key not in _clients:
-        _clients[key] = aws_client("secretsmanager", *key, needed_by="the aws secret backend calls "
-                                   "AWS Secrets Manager (pip install floe-plugin-secrets-aws)")
+        try:
+            _clients[key] = aws_client("secretsmanager", *key, needed_by="the aws secret backend calls "
+                                       "AWS Secrets Manager (pip install floe-plugin-secrets-aws)")
+        except NoRegionError:
+            # boto3 refuses to build a Secrets Manager client without a region.
+            raise FloeError(f"{_where(config, name)}: no AWS region; set region in the aws entry of "
+                            "secrets.backends or AWS_REGION in the environment") from None
     return _clients[key]
 
 
