@@ -91,3 +91,16 @@ def floe_subprocess(args: list[str], cwd: Path, env: dict | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "floe", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def moto_iam(tmp_path_factory):
+    """moto enforcing IAM authentication, recording requests: one per session (tests/support/moto_iam.py).
+
+    Tests create their own principals with the ``admin`` keys and names of their own.
+    """
+    from support.moto_iam import moto_iam_server
+
+    with moto_iam_server(tmp_path_factory.mktemp("moto-iam")) as server:
+        server.enforce()
+        yield server
