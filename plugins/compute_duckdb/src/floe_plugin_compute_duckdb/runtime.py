@@ -27,7 +27,7 @@ def dbt_output(config: dict, context: "RunContext") -> dict:
     extensions = list(output.pop("extensions", []))
     refreshing = s3_keys_plugin(context)
     # Expiring keys: the plugin keeps the secret current; no fixed secret in the profile.
-    secret = s3_secret(context) if refreshing is None else None
+    secret = s3_secret(context) if refreshing is None and not keys_vended_per_table(context) else None
     if (secret is not None or refreshing is not None) and "httpfs" not in extensions:
         extensions.append("httpfs")
     install_from_wheels(extensions)
@@ -42,6 +42,17 @@ def dbt_output(config: dict, context: "RunContext") -> dict:
     if refreshing is not None:
         output["plugins"] = [*output.get("plugins", []), refreshing]
     return output
+
+
+def keys_vended_per_table(context: "RunContext") -> bool:
+    """True when the catalog vends the storage keys with each table (``vended_credentials``).
+
+    Those keys reach pyiceberg with each table the catalog loads; DuckDB never talks to the
+    catalog and has no keys of its own, so it gets no S3 secret (a credential-chain secret
+    would need DuckDB's ``aws`` extension and find nothing to use).
+    """
+    credentials = context.artifacts.profiles.storage.config.get("credentials") or {}
+    return credentials.get("mode") == "vended_credentials"
 
 
 def s3_keys_plugin(context: "RunContext") -> dict | None:
