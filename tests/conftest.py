@@ -107,3 +107,16 @@ def _forget_secret_values():
     scrubber = sys.modules.get("floe.runtime.scrub")
     if scrubber is not None:
         scrubber.forget_all()
+
+
+@pytest.fixture(scope="session")
+def moto_iam(tmp_path_factory):
+    """moto enforcing IAM authentication, recording requests: one per session (tests/support/moto_iam.py).
+
+    Tests create their own principals with the ``admin`` keys and names of their own.
+    """
+    from support.moto_iam import moto_iam_server
+
+    with moto_iam_server(tmp_path_factory.mktemp("moto-iam")) as server:
+        server.enforce()
+        yield server

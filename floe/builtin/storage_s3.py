@@ -81,16 +81,27 @@ def floe_storage_connect(config: dict, context: Any) -> dict:
     """The warehouse URI and pyiceberg's S3 FileIO properties, keys from the credential mode.
 
     Keys live only in this process's memory. A mode with none up front (``vended_credentials``:
-    the catalog sends keys with each table it loads) adds none.
+    the catalog sends keys with each table it loads) adds none. Keys that expire (``iam_role``,
+    ``service_account``) come with a FileIO that follows the provider's refreshed keys, so the
+    properties copied here at connect time do not go stale in a long run.
     """
     properties = {key: str(value).lower() if isinstance(value, bool) else str(value)
                   for key, value in config["fileio"].items()}
     credentials = config.get("credentials")
-    keys = context.credentials(credentials).credentials() if credentials else None
+    provider = context.credentials(credentials) if credentials else None
+    keys = provider.credentials() if provider is not None else None
     if keys is not None:
-        key_id = keys.access_key_id
-        properties["s3.access-key-id"] = key_id if isinstance(key_id, str) else key_id.reveal()
-        properties["s3.secret-access-key"] = keys.secret_access_key.reveal()
-        if keys.session_token is not None:
-            properties["s3.session-token"] = keys.session_token.reveal()
+        from floe.runtime import live_keys
+
+        properties.update(live_keys.s3_properties(keys))
+        if keys.expiration is not None:
+            properties.update(_refreshing_fileio(provider))
     return {"warehouse": config["warehouse"], "properties": properties}
+
+
+def _refreshing_fileio(provider: Any) -> dict[str, str]:
+    """FileIO properties that make pyiceberg ask ``provider`` for current keys on each file."""
+    from floe.runtime import live_keys
+    from floe.runtime.refreshing_fileio import IMPL
+
+    return {"py-io-impl": IMPL, live_keys.HANDLE_PROPERTY: live_keys.register(provider)}

@@ -92,14 +92,18 @@ def apply_updates(metadata: Any, updates: Iterable[Any]) -> Any:
 
 def rest_catalog_class(prepare_session: Callable[[Any], None]) -> type:
     """pyiceberg's ``RestCatalog`` whose HTTP session ``prepare_session`` adjusts (adapters for
-    timeouts and retries) each time the catalog creates one (``RestCatalog._create_session``)."""
+    timeouts, retries and TLS) before the catalog sends anything on it.
+
+    ``RestCatalog._config_headers`` is the first step of pyiceberg's session set-up, before the
+    first token request and the ``/v1/config`` call: adjusting the session there gives those
+    requests floe's settings too (``_create_session`` returns only after both were sent).
+    """
     from pyiceberg.catalog.rest import RestCatalog
 
     class FloeRestCatalog(RestCatalog):
-        def _create_session(self) -> Any:
-            session = super()._create_session()
+        def _config_headers(self, session: Any) -> None:
             prepare_session(session)
-            return session
+            super()._config_headers(session)
 
     return FloeRestCatalog
 

@@ -17,6 +17,7 @@ only when a provider is first asked for something.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from pathlib import Path
@@ -43,8 +44,28 @@ Clock = Callable[[], float]
 T = TypeVar("T")
 
 
+#: Environment variable that sets the refresh margin in seconds, overriding the default above
+#: (for a clock that drifts, or to watch refreshes happen in a test).
+MARGIN_ENV = "FLOE_CREDENTIALS_REFRESH_MARGIN"
+
+
 def refresh_margin(lifetime: float) -> float:
-    """How long before expiry a value of ``lifetime`` seconds is fetched again."""
+    """How long before expiry a value of ``lifetime`` seconds is fetched again.
+
+    :raises FloeError: when ``$FLOE_CREDENTIALS_REFRESH_MARGIN`` is set but is not a number of
+        seconds.
+    """
+    override = os.environ.get(MARGIN_ENV)
+    if override:
+        try:
+            margin = float(override)
+            if not margin >= 0 or margin == float("inf"):
+                raise ValueError
+        except ValueError:
+            raise FloeError(f"{MARGIN_ENV}={override!r} is not a number of seconds; set it to how "
+                            "long before expiry keys and tokens are fetched again, e.g. 300, or "
+                            "unset it") from None
+        return margin
     return min(MAX_REFRESH_MARGIN, max(lifetime, 0.0) * REFRESH_SHARE)
 
 

@@ -8,7 +8,12 @@ errors that say which principal, scope or warehouse is at fault.
 
 from __future__ import annotations
 
+import re
+import sys
+import threading
 import time
+import urllib.parse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.diagnostics import FloeError
@@ -26,6 +31,7 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
     from pyiceberg.exceptions import (ForbiddenError, NoSuchNamespaceError, OAuthError, RESTError,
                                       ServerError, ServiceUnavailableError, UnauthorizedError)
     from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import SSLError as RequestsSSLError
     from requests.exceptions import Timeout
 
     credentials = config["credentials"]
@@ -44,11 +50,15 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
     }
     if config.get("scope"):
         properties["scope"] = config["scope"]
+    properties.update(_vended_fileio(config, properties))
     tls = config["tls"]
+    profile = _profile_name(context)
     if tls.get("ca_bundle") or not tls.get("verify", True):
         # Through pyiceberg's own `ssl` property, so it applies from the first request on (the
         # config fetch and the first token are requested while the catalog is constructed).
-        properties["ssl"] = {"cabundle": tls.get("ca_bundle") or False}
+        properties["ssl"] = {"cabundle": _ca_bundle(tls, profile) or False}
+    if not tls.get("verify", True):
+        _warn_unverified(config["uri"], profile)
     who = f"principal '{client_id}'" + (f" with scope '{config['scope']}'" if config.get("scope") else "")
     where = f"the Polaris catalog at {config['uri']}"
     catalog_class = _RestCatalog(config)
@@ -58,6 +68,8 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
         for attempt in range(config["retries"] + 1):
             try:
                 return catalog_class("polaris", **properties)
+            except RequestsSSLError:
+                raise  # a certificate does not get better by asking again
             except (ServerError, ServiceUnavailableError, RequestsConnectionError, Timeout):
                 if attempt == config["retries"]:
                     raise
@@ -75,10 +87,82 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
             raise FloeError(f"{where} has no warehouse '{config['warehouse']}' ({exc}); check "
                             "catalogs.<profile>.warehouse in platform.yaml") from None
         raise FloeError(f"{where} failed: {exc}") from None
+    except RequestsSSLError as exc:
+        raise _tls_failure(exc, where, tls, profile) from None
     except (RequestsConnectionError, Timeout) as exc:
         raise FloeError(f"{where} is unreachable ({type(exc).__name__}); check the uri and that "
                         "the catalog is up") from None
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _vended_fileio(config: dict, properties: dict) -> dict[str, str]:
+    """Select the FileIO that explains missing or refused vended keys, when keys are vended.
+
+    Only when the storage brings no keys (and no FileIO) of its own: then the keys the catalog
+    vends with each table are the only ones the run has.
+    """
+    if config.get("access_delegation") != "vended-credentials":
+        return {}
+    if properties.get("s3.access-key-id") or properties.get("py-io-impl"):
+        return {}
+    from floe_plugin_catalog_polaris.vended_io import IMPL, VENDED_BY
+
+    return {"py-io-impl": IMPL, VENDED_BY: config["uri"]}
+
+
+def _profile_name(context: Any) -> str:
+    """The catalog profile's name in platform.yaml, for messages that name a setting."""
+    try:
+        return context.artifacts.profiles.catalog.profile
+    except AttributeError:
+        return "<name>"
+
+
+def _ca_bundle(tls: dict, profile: str) -> str | None:
+    bundle = tls.get("ca_bundle")
+    if bundle and not Path(bundle).is_file():
+        raise FloeError(f"catalogs.{profile}.tls.ca_bundle: no file at {bundle}; point it at the "
+                        "PEM file of the CA that signed the catalog's certificate")
+    return bundle
+
+
+_warned_unverified: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_unverified(uri: str, profile: str) -> None:
+    """Say once per catalog and process that certificates go unchecked, instead of urllib3's
+    warning on every request."""
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    host = urllib.parse.urlsplit(uri).netloc
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    with _warned_lock:
+        if uri in _warned_unverified:
+            return
+        _warned_unverified.add(uri)
+    sys.stderr.write(f"warning: catalogs.{profile}.tls.verify is false: the certificate of {host} "
+                     "is not checked, so anyone on the network path can impersonate the catalog; "
+                     f"prefer catalogs.{profile}.tls.ca_bundle\n")
+
+
+def _tls_failure(exc: Exception, where: str, tls: dict, profile: str) -> FloeError:
+    """A certificate problem, naming the host that presented it and the setting to change."""
+    request = getattr(exc, "request", None)
+    host = urllib.parse.urlsplit(request.url).netloc if getattr(request, "url", None) else ""
+    if not host:
+        found = re.search(r"host='([^']+)', port=(\d+)", str(exc))
+        host = f"{found.group(1)}:{found.group(2)}" if found else "the server"
+    found = re.search(r"certificate verify failed: ([^(')\]]+)", str(exc))
+    reason = found.group(1).strip() if found else type(exc).__name__
+    bundle = tls.get("ca_bundle")
+    against = (f"the CA bundle {bundle} (catalogs.{profile}.tls.ca_bundle)" if bundle
+               else "the system's CA certificates")
+    return FloeError(f"{where}: the TLS certificate of {host} could not be verified against "
+                     f"{against} ({reason}); set catalogs.{profile}.tls.ca_bundle to the PEM file "
+                     "of the CA that signed it")
 
 
 def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it returns
@@ -92,11 +176,18 @@ def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it re
                   status=config["retries"], status_forcelist=RETRY_STATUSES, allowed_methods=None,
                   backoff_factor=0.2, raise_on_status=False)
 
+    tls = config["tls"]
+    verify = tls.get("ca_bundle") or (False if not tls.get("verify", True) else None)
+
     class TimedAdapter(HTTPAdapter):
         def send(self, request: Any, **kwargs: Any) -> Any:
             # requests has no session-wide timeout: without one a hung catalog hangs the run.
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = timeout
+            if verify is not None:
+                # requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override a session's verify
+                # setting; the platform's tls settings must win over the environment.
+                kwargs["verify"] = verify
             return super().send(request, **kwargs)
 
     def mount(session: Any) -> None:

@@ -25,8 +25,10 @@ def dbt_output(config: dict, context: "RunContext") -> dict:
     database.parent.mkdir(parents=True, exist_ok=True)
     output["path"] = str(database)
     extensions = list(output.pop("extensions", []))
-    secret = s3_secret(context)
-    if secret is not None and "httpfs" not in extensions:
+    refreshing = s3_keys_plugin(context)
+    # Expiring keys: the plugin keeps the secret current; no fixed secret in the profile.
+    secret = s3_secret(context) if refreshing is None and not keys_vended_per_table(context) else None
+    if (secret is not None or refreshing is not None) and "httpfs" not in extensions:
         extensions.append("httpfs")
     install_from_wheels(extensions)
     settings = dict(output.get("settings", {}))
@@ -37,7 +39,46 @@ def dbt_output(config: dict, context: "RunContext") -> dict:
         output["extensions"] = extensions
     if secret is not None:
         output["secrets"] = [secret]
+    if refreshing is not None:
+        output["plugins"] = [*output.get("plugins", []), refreshing]
     return output
+
+
+def keys_vended_per_table(context: "RunContext") -> bool:
+    """True when the catalog vends the storage keys with each table (``vended_credentials``).
+
+    Those keys reach pyiceberg with each table the catalog loads; DuckDB never talks to the
+    catalog and has no keys of its own, so it gets no S3 secret (a credential-chain secret
+    would need DuckDB's ``aws`` extension and find nothing to use).
+    """
+    credentials = context.artifacts.profiles.storage.config.get("credentials") or {}
+    return credentials.get("mode") == "vended_credentials"
+
+
+def s3_keys_plugin(context: "RunContext") -> dict | None:
+    """The dbt-duckdb plugin entry that keeps DuckDB's S3 secret on refreshed keys, or None.
+
+    Only for storage whose keys expire: its connection properties then carry a handle to the
+    run's credential provider (static keys need no refresh; vended keys come per table from the
+    catalog, which DuckDB does not talk to). The entry holds the handle, never a key.
+    """
+    from floe.runtime import live_keys
+
+    if context.artifacts.profiles.storage.type != "s3":
+        return None
+    properties = context.storage.get("properties", {})
+    handle = properties.get(live_keys.HANDLE_PROPERTY)
+    if not handle:
+        return None
+    config: dict = {"handle": handle, "url_style": "vhost" if properties.get(
+        "s3.force-virtual-addressing", "true") == "true" else "path"}
+    if properties.get("s3.region"):
+        config["region"] = properties["s3.region"]
+    if properties.get("s3.endpoint"):
+        scheme, _, host = properties["s3.endpoint"].partition("://")
+        config["endpoint"] = host.rstrip("/")
+        config["use_ssl"] = scheme == "https"
+    return {"module": "floe_plugin_compute_duckdb.s3_keys", "config": config}
 
 
 def install_from_wheels(extensions: list[str]) -> None:
