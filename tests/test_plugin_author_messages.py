@@ -109,7 +109,7 @@ def test_an_exception_inside_a_resolve_hook_is_reported_as_that_plugins_failure(
     assert line.startswith(f"{tmp_path / 'platform.yaml'}:4:3: compute.default: compute plugin 'buggy' "
                            "(floe-plugin-compute-buggy 1.2.0) failed in floe_compute_resolve: "
                            "KeyError: 'missing-key'.")
-    assert "report it to that plugin's maintainers" in line
+    assert "report it to the maintainers of floe-plugin-compute-buggy" in line
 
 
 def test_an_exception_inside_a_run_time_hook_names_plugin_distribution_and_hook(floe_registry):

@@ -79,9 +79,9 @@ class PluginFailure(PluginError):
         where = f"{plugin.distribution} {plugin.version}".strip()
         detail = str(error) or "(no message)"
         super().__init__(f"{plugin.kind} plugin '{plugin.type}' ({where}) failed in {hook}: "
-                         f"{type(error).__name__}: {detail}. This is a fault of {plugin.distribution}, "
-                         "not of your files: report it to that plugin's maintainers "
-                         "(FLOE_DEBUG=1 shows the traceback)")
+                         f"{type(error).__name__}: {detail}. The plugin raised this itself, not floe; "
+                         f"if your settings look right, report it to the maintainers of "
+                         f"{plugin.distribution} (FLOE_DEBUG=1 shows the traceback)")
 
 
 @attrs.frozen
