@@ -15,6 +15,10 @@ rows with DuckDB's ``range``; silver and gold models transform them), then print
     catalogs): the cost must not grow with snapshot history                    (goal ≤ 1.1)
 (d) where the time goes: one ``floe run`` and one steady publish under cProfile, time by
     package (profiling inflates Python-heavy parts; read it as proportions).
+(e) ``floe run`` with its lineage sent through openlineage-python (``OPENLINEAGE_URL`` at a
+    receiver in this process: the client is imported on a background thread) ÷ ``floe run``
+    with lineage to floe's own file (no openlineage import), medians of ``--runs``, at the
+    first size only                                                             (goal ≤ 1.05)
 """
 
 from __future__ import annotations
@@ -70,9 +74,9 @@ def generate(product: Path, models: int, rows: int) -> None:
     platform.write_text(platform.read_text().replace("memory_limit: 2GB", "memory_limit: 4GB"))
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=env or ENV, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -102,6 +106,39 @@ def bench_run(product: Path, runs: int) -> tuple[float, float]:
         dbt_times.append(timed(dbt, product))
         floe_times.append(timed(floe, product))
     return statistics.median(dbt_times), statistics.median(floe_times)
+
+
+def bench_lineage_client(product: Path, runs: int) -> tuple[float, float, int]:
+    """Median ``floe run`` seconds with lineage to the local file and through openlineage-python's
+    http transport, interleaved; and how many events the receiver got."""
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            received.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    floe = [sys.executable, "-m", "floe", "run"]
+    client_env = {**ENV, "OPENLINEAGE_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+    try:
+        file_times, client_times = [], []
+        for _ in range(runs):
+            file_times.append(timed(floe, product))
+            client_times.append(timed(floe, product, client_env))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return statistics.median(file_times), statistics.median(client_times), len(received) // runs
 
 
 def model_tables(product: Path) -> dict[str, object]:
@@ -207,7 +244,7 @@ SIZES = ((50, 100_000), (500, 1_000))
 THROUGHPUT_GOAL = {(50, 100_000): 0.6, (500, 1_000): 0.5}
 
 
-def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path) -> None:
+def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path, lineage: bool = False) -> None:
     product = tmp / f"bench-{models}x{rows}"
     generate(product, models, rows)
     print(f"== {models} models over {rows:,}-row inputs, {runs} runs each after one warm-up")
@@ -216,6 +253,11 @@ def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path) -> No
     print(f"(a) plain dbt build     median {dbt_s:6.2f} s")
     print(f"    floe run            median {floe_s:6.2f} s   (+{floe_s - dbt_s:.2f} s)")
     print(f"    ratio {ratio:.2f}   goal <= 1.2   {'PASS' if ratio <= 1.2 else 'MISS'}")
+    if lineage:
+        file_s, client_s, events = bench_lineage_client(product, runs)
+        print(f"(e) floe run, lineage to .floe/lineage/events.jsonl   median {file_s:6.2f} s")
+        print(f"    floe run, lineage via openlineage-python ({events} events/run)   median {client_s:6.2f} s")
+        print(f"    ratio {client_s / file_s:.2f}   goal <= 1.05   {'PASS' if client_s / file_s <= 1.05 else 'MISS'}")
     tables = model_tables(product)
     megabytes = sum(t.nbytes for t in tables.values()) / 1e6
     from floe.runtime.snapshots import SNAPSHOTS_KEPT
@@ -264,8 +306,8 @@ def main() -> None:
         sizes = list(SIZES)
     print("timings are wall-clock medians on this machine, shared with other work: expect noise")
     with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
-        for models, rows in sizes:
-            bench_size(models, rows, options.runs, options.repeats, Path(tmp))
+        for number, (models, rows) in enumerate(sizes):
+            bench_size(models, rows, options.runs, options.repeats, Path(tmp), lineage=number == 0)
 
 
 if __name__ == "__main__":

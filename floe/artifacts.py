@@ -144,6 +144,8 @@ class Observability:
     lineage_endpoint: str | None = None
     lineage_namespace: str | None = None
     attributes: dict[str, str] = attrs.Factory(dict)
+    #: platform.yaml's openlineage-python transport config (secret refs, never values).
+    lineage_transport: dict[str, Any] | None = None
 
 
 @attrs.frozen

@@ -171,7 +171,7 @@ class _Compiler:
         plan = self._plan(dbt, python_assets)
         sections = {kind: _section(resolved) for kind, resolved in profiles.items()}
         secret_backends = [_section(b) for b in backends]
-        refs = secret_refs([r.config for r in selected])
+        refs = secret_refs([r.config for r in selected] + [self.platform.observability.lineage_transport])
         product = self.product
         meta = product.metadata
         platform_digest = "sha256:" + hashlib.sha256(platform_text.encode()).hexdigest()
@@ -352,7 +352,7 @@ class _Compiler:
             lineage=mine.lineage and theirs.lineage and self.product.governance.emit_lineage,
             otlp_endpoint=theirs.otlp_endpoint, otlp_protocol=theirs.otlp_protocol,
             lineage_endpoint=theirs.lineage_endpoint, lineage_namespace=theirs.lineage_namespace,
-            attributes=dict(mine.attributes))
+            attributes=dict(mine.attributes), lineage_transport=theirs.lineage_transport)
 
 
 def source_hash(product_text: str, platform_text: str, more: dict[str, str] | None = None) -> str:

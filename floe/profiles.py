@@ -132,7 +132,12 @@ class Resolver:
         context = ResolveContext(kind=kind, type=type_name, profile=name, path=path,
                                  report=self.report, credentials=credentials,
                                  product=self.product, platform=self.platform)
-        config = plugin.resolve(settings, context)
+        try:
+            config = plugin.resolve(settings, context)
+        except PluginError as exc:  # a fault inside the plugin: located at the section it resolved
+            for diag in exc.diagnostics:
+                self.report.error(path, diag.message)
+            return None
         if len(self.report.errors) > errors_before:
             return None
         if not isinstance(config, dict):

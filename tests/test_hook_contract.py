@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import floe
 from floe.plugins import KINDS, hookspecs
 from floe.testing import assert_plugin_conforms
 
@@ -18,6 +20,10 @@ def _hooks():
             if name.startswith("floe_")]
 
 
+def _released(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
 def test_every_hook_is_documented_with_returns_and_version():
     for name, fn in _hooks():
         doc = inspect.getdoc(fn) or ""
@@ -26,6 +32,36 @@ def test_every_hook_is_documented_with_returns_and_version():
         assert ".. versionadded::" in doc, f"{name} does not say when it was added"
         for param in inspect.signature(fn).parameters:
             assert f":param {param}:" in doc, f"{name} does not document parameter {param}"
+
+
+def test_every_hook_says_when_it_is_called_and_whether_it_is_first_result():
+    for name, fn in _hooks():
+        doc = inspect.getdoc(fn) or ""
+        assert "Called " in doc, f"{name} does not say when floe calls it"
+        firstresult = getattr(fn, f"{hookspecs.PROJECT}_spec")["firstresult"]
+        assert ("First result (``firstresult=True``)" in doc) == firstresult, (
+            f"{name}: the docstring must say whether the hook is first-result")
+
+
+def test_every_hook_types_its_context_and_secret_ref():
+    expected = {"context": {"ResolveContext", "RunContext"}, "ref": {"SecretRef"}}
+    for name, fn in _hooks():
+        for param, annotation in inspect.signature(fn).parameters.items():
+            if param in expected:
+                assert annotation.annotation in expected[param], (
+                    f"{name}: {param} is annotated {annotation.annotation!r}")
+        if "context" in inspect.signature(fn).parameters:
+            kind = "ResolveContext" if name.endswith("_resolve") else "RunContext"
+            assert inspect.signature(fn).parameters["context"].annotation == kind, name
+
+
+def test_version_markers_name_released_versions_only():
+    current = _released(floe.__version__)
+    for name, fn in _hooks():
+        doc = inspect.getdoc(fn) or ""
+        for marker in re.findall(r"\.\. version(?:added|changed)::\s*([0-9.]+)", doc):
+            assert _released(marker) <= current, (
+                f"{name} says {marker}, but floe is at {floe.__version__}")
 
 
 def test_every_kind_has_a_settings_and_a_resolve_hook():

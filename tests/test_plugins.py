@@ -56,13 +56,14 @@ def test_a_third_party_plugin_is_selected_by_its_type_without_changes_to_floe(tm
     assert "ok" in result.stdout
 
 
-def test_unknown_type_lists_installed_types_and_the_package_to_install(tmp_path):
+def test_unknown_type_lists_installed_types_and_never_a_made_up_package(tmp_path):
     path = _platform(tmp_path, "spark")
     result = floe_subprocess(["platform", "validate", path], tmp_path)
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[0]
     assert line.startswith(f"{path}:5:5: compute.default.type: no compute plugin 'spark' is installed")
-    assert "pip install floe-plugin-compute-spark" in line
+    assert "installed compute types: " in line and "duckdb" in line
+    assert "pip install" not in line
     assert "Traceback" not in result.stderr
 
 

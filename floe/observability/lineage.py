@@ -1,9 +1,11 @@
 """OpenLineage RunEvents as plain JSON-ready dicts.
 
-floe writes the events itself rather than through ``openlineage-python``: importing that client
-costs about half a second (its transports pull in two HTTP stacks), a measurable share of a small
-run, and an event is a small, fully specified JSON document. The schema URLs below are those of
-the OpenLineage spec the events follow (core 2-0-2 and the facets' own versions).
+The run observer builds events as dicts, which costs nothing on the run's path; they follow the
+OpenLineage spec (core 2-0-2 and the facets' own versions, the schema URLs below). A run whose
+lineage goes through openlineage-python (a transport from platform.yaml, ``OPENLINEAGE_URL``,
+``openlineage.yml``) turns them into its ``event_v2`` objects on the sender's thread
+(:mod:`floe.observability.openlineage_client`), so that import never delays a run; floe's own
+local file stores the dicts as they are.
 
 Naming (OpenLineage's naming conventions, applied to floe):
 
@@ -18,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Mapping
 
-from floe import __version__
-
-#: Who produced the events (OpenLineage's ``producer``): floe, at this version.
-PRODUCER = f"https://floe.dev/floe/{__version__}"
+#: floe's repository, as pyproject.toml's ``[project.urls] Repository`` names it.
+REPOSITORY_URL = "https://github.com/Obsidian-Owl/floe"
+#: Who produced the events (OpenLineage's ``producer``, a URI naming the producing software).
+PRODUCER = REPOSITORY_URL
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 _FACETS = "https://openlineage.io/spec/facets"
 FACET_SCHEMAS = {

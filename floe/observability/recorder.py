@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 import attrs
 
 from floe.observability import lineage as ol
+from floe.observability import otel_env
+from floe.observability.openlineage_client import job_namespace, lineage_disabled, lineage_sender
 
 if TYPE_CHECKING:
     from floe.artifacts import Observability, ProductInfo, PublishPlan
@@ -126,15 +128,16 @@ class RunObserver(NullObserver):
     :param span_exporters: extra span exporters (tests pass an in-memory one).
     :param lineage_sink: a list that receives every event as well (tests).
     :param warn: how warnings reach the user (default: the ``floe.observability`` logger).
+    :param secret: resolves secret refs of platform.yaml's ``lineage_transport``.
     """
 
     def __init__(self, settings: "Observability", *, product: "ProductInfo", catalog_namespace: str,
                  plan: "PublishPlan | None" = None, state_dir: Path | None = None,
                  span_exporters: Sequence[Any] = (), lineage_sink: list | None = None,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, secret: Callable[[Any], Any] | None = None):
         self.product = product
         self.catalog_namespace = catalog_namespace
-        self.job_namespace = settings.lineage_namespace or product.name
+        self.job_namespace = job_namespace(settings, product.name)
         self.run_id: str | None = None
         self._warn = warn or logger.warning
         self._warned_internal = False
@@ -151,44 +154,37 @@ class RunObserver(NullObserver):
         self.tracing = self._tracing(settings, span_exporters)
         self._senders: list[Any] = []
         self._lineage_sink = lineage_sink
-        self.lineage = settings.lineage
-        if settings.lineage:
-            if settings.lineage_endpoint:
-                from floe.observability.sender import HttpSender, endpoint_url
-
-                self._senders.append(HttpSender(endpoint_url(settings.lineage_endpoint, "/api/v1/lineage"),
-                                                "lineage events"))
-            elif state_dir is not None:
-                from floe.observability.sender import FileSender
-
-                self._senders.append(FileSender(state_dir / EVENTS_FILE, "lineage events"))
+        self.lineage = settings.lineage and not lineage_disabled()
+        if self.lineage:
+            # Started now: openlineage-python's import overlaps the start of the run.
+            sender = lineage_sender(settings, state_dir / EVENTS_FILE if state_dir is not None else None,
+                                    secret)
+            if sender is not None:
+                self._senders.append(sender)
         self._run_span = self._start_span(f"floe run {product.name}", None, {
             "floe.product": product.name, "floe.product.version": product.version})
 
     # -- set-up -------------------------------------------------------------------------------
 
     def _tracing(self, settings: "Observability", exporters: Sequence[Any]) -> Any:
-        if not settings.traces or not (settings.otlp_endpoint or exporters):
+        if not settings.traces or otel_env.sdk_disabled():
+            return None
+        target = otel_env.trace_target(settings)
+        if target is None and not exporters:
             return None  # nowhere to send spans: do not pay for making them
         from floe.observability.tracing import Tracing
 
         sender = None
-        if settings.otlp_endpoint:
-            if settings.otlp_protocol == "grpc":
-                self._notes.append(
-                    f"observability: traces are not exported to {settings.otlp_endpoint}: floe sends "
-                    "OTLP over HTTP only; set otlp_protocol: http/protobuf and point otlp_endpoint at "
-                    "the collector's OTLP/HTTP port (usually 4318). The run itself is not affected.")
-            else:
-                from floe.observability.sender import HttpSender, endpoint_url
+        if target is not None and target.problem:
+            self._notes.append(target.problem)
+        elif target is not None:
+            from floe.observability.sender import HttpSender
 
-                sender = HttpSender(endpoint_url(settings.otlp_endpoint, "/v1/traces"), "traces",
-                                    content_type="application/x-protobuf")
+            sender = HttpSender(target.url, "traces", content_type="application/x-protobuf",
+                                headers=target.headers)
         if sender is None and not exporters:
             return None
-        attributes = {"service.name": self.product.name, "service.version": self.product.version,
-                      **settings.attributes}
-        return Tracing(attributes, sender, exporters)
+        return Tracing(otel_env.resource_attributes(self.product, settings), sender, exporters)
 
     # -- the integration's calls ----------------------------------------------------------------
 
@@ -499,7 +495,8 @@ def _create(context: "RunContext", options: dict) -> NullObserver:
     try:
         return RunObserver(settings, product=artifacts.product,
                            catalog_namespace=ol.catalog_namespace(artifacts.profiles.catalog),
-                           plan=artifacts.publish, state_dir=context.state_dir, **options)
+                           plan=artifacts.publish, state_dir=context.state_dir,
+                           secret=getattr(context, "secret", None), **options)
     except Exception as exc:  # noqa: BLE001 - observability must never break a pipeline
         logger.debug("observability set-up failed", exc_info=True)
         (options.get("warn") or logger.warning)(

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 #: Seconds one request may take before the endpoint counts as not answering.
 REQUEST_TIMEOUT = 1.0
@@ -42,16 +42,18 @@ class HttpSender:
 
     :param what: what the payloads are, for the warning (``"lineage events"``).
     :param content_type: the payloads' media type; dicts are sent as JSON.
+    :param headers: sent with every request (they may carry credentials: never printed).
     """
 
     def __init__(self, url: str, what: str, content_type: str = "application/json",
-                 timeout: float = REQUEST_TIMEOUT):
+                 timeout: float = REQUEST_TIMEOUT, headers: Mapping[str, str] | None = None):
         self.url = url
         self.what = what
         self.dropped = 0
         #: Why the endpoint failed (``connection refused``, ``HTTP 500``...), or None.
         self.failure: str | None = None
         self._content_type = content_type
+        self._headers = {**(headers or {}), "Content-Type": content_type}
         self._timeout = timeout
         self._parts = urllib.parse.urlsplit(url)
         self._connection: http.client.HTTPConnection | None = None
@@ -122,8 +124,7 @@ class HttpSender:
         if self._parts.query:
             path += "?" + self._parts.query
         try:
-            self._connection.request("POST", path, body=body,
-                                     headers={"Content-Type": self._content_type})
+            self._connection.request("POST", path, body=body, headers=self._headers)
             response = self._connection.getresponse()
             response.read()
         except BaseException:

@@ -24,9 +24,14 @@ only in run-time code, never at module level.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:  # names for annotations only: importing them here would load run time
+    from floe.plugins.context import ResolveContext
+    from floe.runtime import RunContext, RunRequest
+    from floe.schema.types import SecretRef
 
 PROJECT = "floe"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -47,12 +52,15 @@ def floe_storage_settings() -> type | None:
     :returns: an attrs class; floe structures the profile (without ``type`` and ``credentials``)
         into it. ``None`` means the profile takes no settings.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_storage_resolve(settings: Any, context: Any) -> dict:
+def floe_storage_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve a storage profile into the section run time uses.
 
     Called by ``floe compile`` for the profile a product selects, and by
@@ -64,6 +72,9 @@ def floe_storage_resolve(settings: Any, context: Any) -> dict:
         problems at a path inside the profile.
     :returns: a JSON-ready dict (strings, numbers, booleans, lists, dicts); secret references
         only, never secret values.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -78,19 +89,30 @@ def floe_storage_resolve(settings: Any, context: Any) -> dict:
 def floe_catalog_settings() -> type | None:
     """Describe the settings of a catalog profile.
 
+    Called once when the plugin is loaded, before any profile of this type is validated.
+
     :returns: an attrs class for the profile's settings, or ``None`` for none.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_catalog_resolve(settings: Any, context: Any) -> dict:
+def floe_catalog_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve a catalog profile into the catalog properties run time will use.
+
+    Called by ``floe compile`` for the catalog profile a product selects (after its
+    ``credentials`` block is resolved), and by ``floe platform validate`` for every profile.
 
     :param settings: an instance of the class returned by :func:`floe_catalog_settings`.
     :param context: a :class:`floe.plugins.ResolveContext` (see :func:`floe_storage_resolve`).
     :returns: a JSON-ready dict; credentials appear as secret references.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -105,15 +127,23 @@ def floe_catalog_resolve(settings: Any, context: Any) -> dict:
 def floe_compute_settings() -> type | None:
     """Describe the settings of a compute profile.
 
+    Called once when the plugin is loaded, before any profile of this type is validated.
+
     :returns: an attrs class for the profile's settings, or ``None`` for none.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_compute_resolve(settings: Any, context: Any) -> dict:
+def floe_compute_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve a compute profile into its run-time section.
+
+    Called by ``floe compile`` for the compute profile a product selects, and by
+    ``floe platform validate`` for every profile.
 
     The section must contain ``dbt_profile``: the dbt target (``type`` plus adapter settings)
     that run time writes into the profiles dbt reads.
@@ -122,6 +152,9 @@ def floe_compute_resolve(settings: Any, context: Any) -> dict:
     :param context: a :class:`floe.plugins.ResolveContext`; ``context.product_name`` names the
         product being compiled (``None`` when validating a platform alone).
     :returns: a JSON-ready dict with at least ``dbt_profile``.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -136,17 +169,23 @@ def floe_compute_resolve(settings: Any, context: Any) -> dict:
 def floe_credentials_settings() -> type | None:
     """Describe the settings of a credential mode (the ``credentials`` block without ``mode``).
 
+    Called once when the mode's plugin is loaded, before any ``credentials`` block of this
+    mode is validated.
+
     Sensitive fields must be typed :class:`floe.schema.types.SecretRef` so that a literal value
     is refused at validation time.
 
     :returns: an attrs class, or ``None`` when the mode takes no settings.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_credentials_resolve(settings: Any, context: Any) -> dict:
+def floe_credentials_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve a ``credentials`` block into its run-time description.
 
     Called before the owning storage or catalog profile is resolved; the result is handed to
@@ -155,6 +194,9 @@ def floe_credentials_resolve(settings: Any, context: Any) -> dict:
     :param settings: an instance of the class returned by :func:`floe_credentials_settings`.
     :param context: a :class:`floe.plugins.ResolveContext` located at the ``credentials`` block.
     :returns: a JSON-ready dict that includes ``mode``; secret references, never values.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -169,19 +211,31 @@ def floe_credentials_resolve(settings: Any, context: Any) -> dict:
 def floe_secrets_settings() -> type | None:
     """Describe the settings of a secret backend (a ``secrets.backends`` entry without ``type``).
 
+    Called once when the backend's plugin is loaded, before its ``secrets.backends`` entry
+    is validated.
+
     :returns: an attrs class, or ``None`` when the backend takes no settings.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_secrets_resolve(settings: Any, context: Any) -> dict:
+def floe_secrets_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve a secret backend's settings into the section run time uses to build it.
+
+    Called by ``floe compile`` and ``floe platform validate`` for each ``secrets.backends``
+    entry of this type.
 
     :param settings: an instance of the class returned by :func:`floe_secrets_settings`.
     :param context: a :class:`floe.plugins.ResolveContext` located at the backend entry.
     :returns: a JSON-ready dict of the backend's settings.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -196,21 +250,32 @@ def floe_secrets_resolve(settings: Any, context: Any) -> dict:
 def floe_orchestrator_settings() -> type | None:
     """Describe the settings of the orchestrator section.
 
+    Called once when the plugin is loaded, before the ``orchestrator`` section is validated.
+
     :returns: an attrs class, or ``None`` when the orchestrator takes no settings.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_orchestrator_resolve(settings: Any, context: Any) -> dict:
+def floe_orchestrator_resolve(settings: Any, context: ResolveContext) -> dict:
     """Resolve the orchestrator section for one product: its jobs and schedules.
+
+    Called by ``floe compile`` once per product, and by ``floe platform validate`` (with no
+    product).
 
     :param settings: an instance of the class returned by :func:`floe_orchestrator_settings`.
     :param context: a :class:`floe.plugins.ResolveContext`; ``context.product`` is the
         :class:`floe.schema.product.DataProduct` being compiled (``None`` when validating a
         platform alone).
     :returns: a JSON-ready dict (for example ``jobs`` and ``schedules``).
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """
@@ -224,7 +289,7 @@ def floe_orchestrator_resolve(settings: Any, context: Any) -> dict:
 
 
 @hookspec(firstresult=True)
-def floe_storage_connect(config: dict, context: Any) -> dict:
+def floe_storage_connect(config: dict, context: RunContext) -> dict:
     """Turn a resolved storage section into what readers and writers of tables need.
 
     Called once per run, before the catalog is connected.
@@ -234,26 +299,38 @@ def floe_storage_connect(config: dict, context: Any) -> dict:
     :returns: ``{"warehouse": <URI tables live under>, "properties": {<pyiceberg FileIO
         properties>}}``; secret values only in memory, never written anywhere.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_catalog_connect(config: dict, storage: dict, context: Any) -> Any:
+def floe_catalog_connect(config: dict, storage: dict, context: RunContext) -> Any:
     """Open the Iceberg catalog a resolved catalog section describes.
+
+    Called at run time, once per run, the first time the run needs the catalog (before dbt
+    starts, so that a rejected credential fails the run at once).
 
     :param config: the catalog section's ``config`` from CompiledArtifacts.
     :param storage: what :func:`floe_storage_connect` returned for the product's storage.
     :param context: the :class:`floe.runtime.RunContext` of the run.
     :returns: a ``pyiceberg.catalog.Catalog``.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_compute_dbt_output(config: dict, context: Any) -> dict:
+def floe_compute_dbt_output(config: dict, context: RunContext) -> dict:
     """The dbt target (one ``outputs`` entry of profiles.yml) for this run.
+
+    Called at run time, once per run, before dbt is invoked (floe writes the target into the
+    profiles dbt reads).
 
     Relative paths are made absolute against ``context.product_dir``; secrets appear only as
     ``{{ env_var('...') }}`` references, never as values.
@@ -262,25 +339,35 @@ def floe_compute_dbt_output(config: dict, context: Any) -> dict:
     :param context: the :class:`floe.runtime.RunContext` of the run.
     :returns: the target mapping dbt reads.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_compute_reader(config: dict, context: Any) -> Any:
+def floe_compute_reader(config: dict, context: RunContext) -> Any:
     """Open the engine's results for reading once dbt has finished.
+
+    Called at run time after each dbt build step, to read the models' results for publishing.
 
     :param config: the compute section's ``config`` from CompiledArtifacts.
     :param context: the :class:`floe.runtime.RunContext` of the run.
     :returns: an object with ``read(schema, identifier) -> pyarrow.Table`` and ``close()``.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_orchestrator_run(config: dict, context: Any, request: Any) -> Any:
+def floe_orchestrator_run(config: dict, context: RunContext, request: RunRequest) -> Any:
     """Execute the product once: build the selected assets and publish their tables.
+
+    Called by ``floe run`` once, after the product is compiled and the run lock is taken.
 
     :param config: the orchestrator section's ``config`` from CompiledArtifacts.
     :param context: the :class:`floe.runtime.RunContext` of the run.
@@ -288,24 +375,33 @@ def floe_orchestrator_run(config: dict, context: Any, request: Any) -> Any:
         callback).
     :returns: a :class:`floe.runtime.RunOutcome`.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_orchestrator_definitions(config: dict, context: Any) -> Any:
+def floe_orchestrator_definitions(config: dict, context: RunContext) -> Any:
     """Build the orchestrator's own definitions of the product (for its UI and daemons).
+
+    Called by the orchestrator's own tools (``dagster dev``, a code location) and by
+    ``floe dev``, once per process that loads the product.
 
     :param config: the orchestrator section's ``config`` from CompiledArtifacts.
     :param context: the :class:`floe.runtime.RunContext` of the run.
     :returns: the orchestrator's definitions object (for Dagster, ``dagster.Definitions``).
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_credentials_provide(config: dict, context: Any) -> Any:
+def floe_credentials_provide(config: dict, context: RunContext) -> Any:
     """Build the run-time credential provider of a resolved ``credentials`` block.
 
     Called at run time (never by validate or compile) by ``context.credentials(config)``, once
@@ -320,12 +416,15 @@ def floe_credentials_provide(config: dict, context: Any) -> Any:
         :class:`floe.runtime.credentials.AwsCredentials`; ``oauth2`` has ``token()`` returning
         a :class:`floe.runtime.secrets.SecretValue` and ``request(method, url, ...)``.
 
-    .. versionadded:: 0.2
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_secrets_lookup(config: dict, ref: Any) -> Any:
+def floe_secrets_lookup(config: dict, ref: SecretRef) -> Any:
     """Look one secret up in this backend.
 
     Called at run time, in the process that needs the value, for each backend in
@@ -339,13 +438,15 @@ def floe_secrets_lookup(config: dict, ref: Any) -> Any:
         :class:`floe.diagnostics.FloeError` only when the backend is misconfigured or
         unreachable, naming what to fix; never put a value or part of one in the message.
 
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
     .. versionadded:: 0.1
-    .. versionchanged:: 0.2 the contract says when to raise instead of returning ``None``.
     """
 
 
 @hookspec(firstresult=True)
-def floe_secrets_describe(config: dict, ref: Any) -> list[str]:
+def floe_secrets_describe(config: dict, ref: SecretRef) -> list[str]:
     """Say where this backend looks for a secret, for the error when no backend holds it.
 
     Called at run time after every backend returned ``None`` for ``ref``, and by
@@ -357,19 +458,27 @@ def floe_secrets_describe(config: dict, ref: Any) -> list[str]:
         variable names (``$POLARIS_OAUTH``), file paths, remote secret ids with their region.
         Names and paths only, never a value.
 
-    .. versionadded:: 0.2
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_orchestrator_serve(config: dict, context: Any, host: str, port: int) -> int:
+def floe_orchestrator_serve(config: dict, context: RunContext, host: str, port: int) -> int:
     """Serve the orchestrator's UI for the product until interrupted (``floe dev``).
+
+    Called by ``floe dev`` once; it blocks until the server stops.
 
     :param config: the orchestrator section's ``config`` from CompiledArtifacts.
     :param context: the :class:`floe.runtime.RunContext` of the product.
     :param host: the interface to listen on (``127.0.0.1`` unless asked otherwise).
     :param port: the port to listen on.
     :returns: the exit code of the server.
+
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
 
     .. versionadded:: 0.1
     """

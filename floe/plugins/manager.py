@@ -16,13 +16,14 @@ Split of work:
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
 
-from floe.diagnostics import FloeError, did_you_mean, one_of
-from floe.plugins import hookspecs
+from floe.diagnostics import Diagnostic, FloeError, did_you_mean, one_of
+from floe.plugins import contract, hookspecs
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -46,8 +47,41 @@ def distribution_name(kind: str, type_name: str) -> str:
     return f"floe-plugin-{kind}-{type_name.replace('_', '-')}"
 
 
+#: The plugin distributions the floe project publishes, by (kind, type). Only these are ever
+#: suggested to ``pip install``: a name made up from a typo could be registered by anyone.
+PUBLISHED = {
+    ("catalog", "polaris"): "floe-plugin-catalog-polaris",
+    ("compute", "duckdb"): "floe-plugin-compute-duckdb",
+    ("compute", "trino"): "floe-plugin-compute-trino",
+    ("orchestrator", "dagster"): "floe-plugin-orchestrator-dagster",
+    ("secrets", "aws"): "floe-plugin-secrets-aws",
+    ("secrets", "k8s"): "floe-plugin-secrets-k8s",
+}
+
+
+def _lines(lines: list[str]) -> list[Diagnostic]:
+    """One diagnostic per line, so that each prints on a line of its own."""
+    return [Diagnostic("", 0, 0, "", line) for line in lines]
+
+
 class PluginError(FloeError):
     """A plugin that is missing, broken or registered twice; the message says what to do."""
+
+
+class PluginFailure(PluginError):
+    """An exception raised inside a plugin's hook, reported as that plugin's failure.
+
+    ``plugin``, ``hook`` and ``error`` (the original exception) are kept for callers.
+    """
+
+    def __init__(self, plugin: "Plugin", hook: str, error: BaseException):
+        self.plugin, self.hook, self.error = plugin, hook, error
+        where = f"{plugin.distribution} {plugin.version}".strip()
+        detail = str(error) or "(no message)"
+        super().__init__(f"{plugin.kind} plugin '{plugin.type}' ({where}) failed in {hook}: "
+                         f"{type(error).__name__}: {detail}. The plugin raised this itself, not floe; "
+                         f"if your settings look right, report it to the maintainers of "
+                         f"{plugin.distribution} (FLOE_DEBUG=1 shows the traceback)")
 
 
 @attrs.frozen
@@ -78,24 +112,36 @@ class Plugin:
     @functools.cached_property
     def settings_class(self) -> type | None:
         """The attrs class describing this plugin's settings, or None for none."""
-        return getattr(self.hook, f"floe_{self.kind}_settings")()
+        return self._invoke("settings")
 
     def resolve(self, settings: Any, context: Any) -> dict:
         """Call this plugin's ``floe_<kind>_resolve`` hook."""
-        return getattr(self.hook, f"floe_{self.kind}_resolve")(settings=settings, context=context)
+        return self._invoke("resolve", settings=settings, context=context)
 
     def implements(self, verb: str) -> bool:
         """Whether this plugin implements the optional hook ``floe_<kind>_<verb>``."""
         return bool(getattr(self.hook, f"floe_{self.kind}_{verb}").get_hookimpls())
 
     def call(self, verb: str, **kwargs: Any) -> Any:
-        """Call this plugin's ``floe_<kind>_<verb>`` hook; a missing hook is a clear error."""
+        """Call this plugin's ``floe_<kind>_<verb>`` hook; a missing hook is a clear error.
+
+        :raises PluginFailure: when the hook raises anything but a :class:`FloeError`.
+        """
         name = f"floe_{self.kind}_{verb}"
-        caller = getattr(self.hook, name)
-        if not caller.get_hookimpls():
+        if not getattr(self.hook, name).get_hookimpls():
             raise PluginError(f"{self.kind} plugin '{self.type}' ({self.distribution} {self.version}) "
                               f"does not implement {name}, which this command needs; upgrade it")
-        return caller(**kwargs)
+        return self._invoke(verb, **kwargs)
+
+    def _invoke(self, verb: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.hook, f"floe_{self.kind}_{verb}")(**kwargs)
+        except FloeError:
+            raise  # the plugin's own message for the user
+        except Exception as exc:
+            if os.environ.get("FLOE_DEBUG"):
+                raise
+            raise PluginFailure(self, f"floe_{self.kind}_{verb}", exc) from exc
 
     @property
     def provenance(self) -> dict:
@@ -117,7 +163,9 @@ def check_plugin(kind: str, type_name: str, obj: Any, origin: str) -> Any:
         pm.register(obj, name=f"{group(kind)}:{type_name}")
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{label} does not match floe's hook contract: {exc}") from None
+        found = contract.problems(kind, obj) or [[str(line) for line in str(exc).splitlines()]]
+        raise PluginError(_lines([f"{label} does not match floe's hook contract: {found[0][0]}",
+                                  *found[0][1:], *(line for more in found[1:] for line in more)])) from None
     implemented = {caller.name for caller in pm.get_hookcallers(obj) or []}
     foreign = sorted(h for h in implemented if not h.startswith(f"floe_{kind}_"))
     if foreign:
@@ -125,7 +173,8 @@ def check_plugin(kind: str, type_name: str, obj: Any, origin: str) -> Any:
                           f"publish those under their own entry-point group")
     missing = [h for h in REQUIRED_HOOKS[kind] if h not in implemented]
     if missing:
-        raise PluginError(f"{label} does not implement {', '.join(missing)}")
+        raise PluginError(_lines([f"{label} does not implement {', '.join(missing)}",
+                                  *(contract.expected(h) for h in missing)]))
     return pm.hook
 
 
@@ -177,12 +226,23 @@ class PluginRegistry:
         return plugin
 
     def unknown_type_message(self, kind: str, type_name: Any) -> str:
-        """``no compute plugin 'spark'; installed: duckdb; pip install floe-plugin-compute-spark``."""
+        """``no compute plugin 'duckdbb' is installed (did you mean 'duckdb'?); installed ...``.
+
+        A package to ``pip install`` is named only when floe publishes it (:data:`PUBLISHED`);
+        a type floe does not know points at ``floe plugins list`` instead.
+        """
         installed = self.types(kind)
-        hint = did_you_mean(str(type_name), installed)
-        return (f"no {kind} plugin '{type_name}' is installed{hint}; installed {kind} "
-                f"{KIND_FIELD[kind]}s: {one_of(installed)}. To add one: "
-                f"pip install {distribution_name(kind, str(type_name))}")
+        name = str(type_name)
+        hint = did_you_mean(name, installed)
+        text = (f"no {kind} plugin '{name}' is installed{hint}; installed {kind} "
+                f"{KIND_FIELD[kind]}s: {one_of(installed)}.")
+        published = PUBLISHED.get((kind, name))
+        if published:
+            return f"{text} To add it: pip install {published}"
+        if hint:
+            return text
+        return (f"{text} floe publishes no {kind} plugin of that name; install the distribution "
+                f"that provides it, then check `floe plugins list`")
 
     # -- in-process registration (tests and the plugin-author kit) -----------------------------
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import attrs
 
 from floe.diagnostics import Path, Report, one_of
+from floe.schema.observability import check_lineage_transport
 from floe.schema.structure import Invalid, field_check, structure
 from floe.schema.urls import check_http_url
 from floe.yamlsafe import Document
@@ -81,6 +82,10 @@ class PlatformObservability:
     otlp_protocol: Literal["grpc", "http/protobuf"] | None = None
     lineage_endpoint: str | None = attrs.field(default=None, validator=_lineage_url)
     lineage_namespace: str | None = None
+    #: An openlineage-python transport config (http, file, console, composite, kafka ...);
+    #: when set it replaces ``lineage_endpoint``.
+    lineage_transport: dict[str, Any] | None = attrs.field(
+        default=None, validator=field_check(check_lineage_transport))
 
 
 #: Layer names become catalog namespaces at run time, so they are plain identifiers.

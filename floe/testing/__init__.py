@@ -11,6 +11,11 @@ Use it from pytest (the fixtures come with floe through the ``pytest11`` entry p
             invalid=[({"region": 5}, "region: expected a string")],
         )
 
+Run-time hooks are exercised too: :func:`assert_secret_backend_round_trip` (a backend's
+``lookup``/``describe``), :func:`connect_storage` and :func:`connect_catalog` (a connect on the
+fixtures' servers, with a table written and read back), over a real
+:class:`floe.runtime.RunContext` built by :func:`run_context`.
+
 Fixtures: ``floe_registry`` (a fresh :class:`~floe.plugins.PluginRegistry`),
 ``floe_register`` (register an in-process plugin object for one test) and, for plugins that
 talk to AWS, ``floe_moto`` (a moto server on 127.0.0.1, one per session, reset for each test,
@@ -31,7 +36,8 @@ from floe.profiles import Resolved, Resolver
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform, Platform
 from floe.yamlsafe import Document
 
-__all__ = ["assert_plugin_conforms", "registered", "resolve_section"]
+__all__ = ["assert_plugin_conforms", "assert_runtime_hooks", "assert_secret_backend_round_trip",
+           "connect_catalog", "connect_storage", "registered", "resolve_section", "run_context"]
 
 
 @contextmanager
@@ -76,13 +82,19 @@ def assert_plugin_conforms(kind: str, type_name: str, valid: Iterable[dict] = ()
     - its settings class, if any, is an attrs class;
     - every ``valid`` settings mapping resolves without errors to JSON-ready data, the same
       result twice (compile must be deterministic), and with ``dbt_profile`` for compute;
-    - every ``invalid`` mapping fails with an error whose text contains the expected fragment.
+    - every ``invalid`` mapping fails with an error whose text contains the expected fragment;
+    - it implements the run-time hooks ``floe run`` needs from its kind
+      (:data:`floe.plugins.contract.RUNTIME_HOOKS`).
+
+    Run-time behaviour is checked by :func:`assert_secret_backend_round_trip`,
+    :func:`connect_storage` and :func:`connect_catalog` (:mod:`floe.testing.runtime`).
     """
     assert kind in KINDS, f"unknown kind {kind!r}; kinds: {KINDS}"
     registry = registry or PluginRegistry()
     plugin = registry.load(kind, type_name)
     cls = plugin.settings_class
     assert cls is None or attrs.has(cls), f"floe_{kind}_settings must return an attrs class, got {cls!r}"
+    assert_runtime_hooks(plugin)
     for settings in valid:
         first, report = resolve_section(kind, type_name, settings, registry)
         assert first is not None and not report.errors, (
@@ -97,3 +109,7 @@ def assert_plugin_conforms(kind: str, type_name: str, valid: Iterable[dict] = ()
         messages = "\n".join(map(str, report.errors))
         assert resolved is None and report.errors, f"invalid settings {settings!r} were accepted"
         assert fragment in messages, f"expected an error containing {fragment!r}, got:\n{messages}"
+
+
+from floe.testing.runtime import (assert_runtime_hooks, assert_secret_backend_round_trip,  # noqa: E402
+                                  connect_catalog, connect_storage, run_context)
