@@ -151,6 +151,8 @@ storage:
       username: {{ .Values.postgresql.username }}
       password:
         env: DAGSTER_PG_PASSWORD
+      # SQLAlchemy 2.1 defaults to the psycopg 3 driver; dagster-postgres installs psycopg2.
+      scheme: {{ .Values.postgresql.scheme }}
       {{- with .Values.postgresql.params }}
       params:
         {{- toYaml . | nindent 8 }}
