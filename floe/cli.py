@@ -581,6 +581,21 @@ def _deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+@platform.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Platform name (default: from the directory name).")
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+@handles_errors
+def platform_init(directory: Path, name: str | None, force: bool) -> None:
+    """Create a platform repository: platform files per environment, chart values, Secret templates, CI."""
+    from floe.deploy.scaffold import scaffold_platform
+
+    written = scaffold_platform(directory, name=name, force=force)
+    click.echo(f"created {len(written)} files in {directory}")
+    click.echo(f"next: cd {directory} && floe platform validate --env dev && "
+               "floe platform deploy --env dev --dry-run -f charts/values-dev.yaml")
+
+
 @platform.command("deploy")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @ENV

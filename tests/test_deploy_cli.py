@@ -193,3 +193,39 @@ def test_deploy_dry_run_releases_the_product_as_a_code_location(demo):
 def test_deploy_needs_the_image(demo):
     proc = floe_subprocess(["deploy", "--dry-run"], cwd=demo)
     assert proc.returncode == 2 and "--image is required" in proc.stderr
+
+
+def test_platform_init_scaffolds_a_repository_that_validates_and_deploys(tmp_path):
+    helm()
+    repo = tmp_path / "acme-platform"
+    proc = floe_subprocess(["platform", "init", repo], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for env in ("local", "dev", "prod"):
+        checked = floe_subprocess(["platform", "validate", "--env", env], cwd=repo)
+        assert checked.returncode == 0, (env, checked.stderr)
+    assert (repo / ".github" / "workflows" / "platform.yaml").is_file()
+    rendered = floe_subprocess(["platform", "deploy", "--env", "dev", "--dry-run", "-f",
+                                "charts/values-dev.yaml"], cwd=repo)
+    assert rendered.returncode == 0, rendered.stderr
+    objects = documents(rendered.stdout)
+    # Every Secret the manifests refer to has a template, with the keys they read.
+    templates = {path.name.removesuffix(".example.yaml"): yaml.safe_load(path.read_text())
+                 for path in (repo / "secrets").glob("*.example.yaml")}
+    referenced = set()
+    for obj in objects:
+        spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                referenced.add((volume["secret"]["secretName"], None))
+        for container in spec.get("containers", []):
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    referenced.add((ref["name"], ref["key"]))
+    assert {name for name, _ in referenced} == set(templates)
+    for name, key in referenced:
+        assert key is None or key in templates[name]["stringData"]
+    assert all(v == "REPLACE_ME" for t in templates.values() for v in t["stringData"].values())
+    assert find(objects, "Deployment", "marquez")["spec"]["replicas"] == 1
+    again = floe_subprocess(["platform", "init", repo], cwd=tmp_path)
+    assert again.returncode == 1 and "not an empty directory" in again.stderr
