@@ -241,3 +241,66 @@ def test_no_rendered_manifest_holds_a_secret_value(platform_file, monkeypatch):
     assert "secretKeyRef" in manifests
     for value in canaries.values():
         assert value not in manifests
+
+
+def test_the_run_job_dagster_k8s_builds_from_the_rendered_config_is_valid_and_pinned(platform_file, tmp_path):
+    """The Job a scheduled run would become, built offline by dagster-k8s's own code.
+
+    The K8sRunLauncher is configured from the rendered dagster.yaml (with a kubeconfig naming a
+    closed port instead of the in-cluster config: no API server runs here, and none is called);
+    the run's code origin carries the image and container context the rendered code server
+    reports. The Job it constructs must be a valid Kubernetes object in the pinned image, with
+    the platform file, both products' secret mounts and the password by reference.
+    """
+    from dagster._core.code_pointer import FileCodePointer
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster_k8s import K8sRunLauncher
+    from dagster_k8s.job import construct_dagster_k8s_job
+    from kubernetes.client import ApiClient
+
+    platform = _platform(platform_file, "-f", str(CHARTS / "floe-platform" / "values-prod.yaml"),
+                         "--set", "secretMounts[0].ref=polaris-oauth,secretMounts[0].key=value")
+    product = _product("-f", str(CHARTS / "floe-product" / "values-prod.yaml"), "--set",
+                       f"image.digest={DIGEST}", "--set", "secretMounts[0].ref=s3-keys")
+    config = yaml.safe_load(find(platform, "ConfigMap", "floe-platform-instance")["data"]["dagster.yaml"])
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "not-a-secret"}}]}))
+    launcher = K8sRunLauncher(**{**config["run_launcher"]["config"], "load_incluster_config": False,
+                                 "kubeconfig_file": str(kubeconfig)})
+    container = find(product, "Deployment", "customer-analytics")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    origin = JobPythonOrigin("daily_refresh", RepositoryPythonOrigin(
+        "/usr/local/bin/python", FileCodePointer("/opt/floe/product/code_location.py", "defs"),
+        container_image=env["DAGSTER_CURRENT_IMAGE"],
+        container_context=json.loads(env["DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT"])))
+    run = DagsterRun(job_name="daily_refresh", run_id="0123abcd", job_code_origin=origin)
+    context = launcher.get_container_context_for_run(run)
+    job = construct_dagster_k8s_job(
+        job_config=context.get_k8s_job_config(job_image=env["DAGSTER_CURRENT_IMAGE"], run_launcher=launcher),
+        args=["dagster", "api", "execute_run", "{}"], job_name="dagster-run-0123abcd",
+        pod_name="dagster-run-0123abcd", component="run_worker",
+        user_defined_k8s_config=context.run_k8s_config, labels={})
+    manifest = ApiClient().sanitize_for_serialization(job)
+    manifest.update(apiVersion="batch/v1", kind="Job")
+    path = tmp_path / "run-job.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    result = kubernetes_validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    pod = manifest["spec"]["template"]["spec"]
+    run_container = pod["containers"][0]
+    assert run_container["image"] == f"registry.example.com/sales@{DIGEST}"
+    mounts = {m["mountPath"] for m in run_container["volumeMounts"]}
+    assert {"/etc/floe/platform.yaml", "/var/run/secrets/polaris-oauth", "/var/run/secrets/s3-keys"} <= mounts
+    assert len({v["name"] for v in pod["volumes"]}) == len(pod["volumes"])
+    assert {"name": "DAGSTER_PG_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "dagster-postgresql", "key": "postgresql-password"}}} in run_container["env"]
+    # The location's run_k8s_config (prod: more memory for runs) wins over the platform's.
+    assert run_container["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
+    assert run_container["securityContext"]["runAsNonRoot"] is True
+    assert manifest["spec"]["ttlSecondsAfterFinished"] == 604800
