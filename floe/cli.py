@@ -542,6 +542,122 @@ def runs_command(product: Path | None, limit: int, fmt: str) -> None:
     _echo_table(rows)
 
 
+# -- deployment: floe package, floe deploy, floe platform deploy ------------------------------
+
+
+@cli.command("package")
+@PRODUCT
+@click.option("--image", metavar="NAME", help="Image name the context is built as (repository[:tag]).")
+@click.option("--base-image", metavar="IMAGE", default=None,
+              help="Base image of the Dockerfile (default python:3.11.11-slim-bookworm; pin by digest).")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the build context (default .floe/package).")
+@PLATFORM
+@ENV
+@handles_errors
+def package_command(product: Path | None, image: str | None, base_image: str | None,
+                    output: Path | None, platform: str | None, env: str | None) -> None:
+    """Write the product's image build context: Dockerfile, artifacts, dbt manifest, lock file."""
+    from floe.compiler import compile_product
+    from floe.deploy.package import BASE_IMAGE, build_context
+    from floe.discovery import product_file
+
+    path = product_file(product)
+    click.echo("floe package: compiling (artifacts and the dbt manifest go into the image) ...", err=True)
+    artifacts = compile_product(path, platform=platform, env=env).artifacts
+    product_dir = path.resolve().parent
+    built = build_context(product_dir, artifacts, output or product_dir / ".floe" / "package",
+                          image=image, base_image=base_image or BASE_IMAGE)
+    click.echo(f"wrote {len(built.files)} files to {built.context}")
+    click.echo(f"next: docker build -t {image or artifacts.product.name} {built.context}")
+
+
+_DEPLOY_OPTIONS = [
+    click.option("--dry-run", is_flag=True, help="Print the manifests it would apply; apply nothing."),
+    click.option("--namespace", "-n", metavar="N", default=None, help="Kubernetes namespace (default floe-<env>)."),
+    click.option("--values", "-f", "value_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                 help="Extra Helm values files (after floe's, so yours win)."),
+    click.option("--release", metavar="NAME", default=None, help="Helm release name."),
+]
+
+
+def _deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_DEPLOY_OPTIONS):
+        command = option(command)
+    return command
+
+
+@platform.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Platform name (default: from the directory name).")
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+@handles_errors
+def platform_init(directory: Path, name: str | None, force: bool) -> None:
+    """Create a platform repository: platform files per environment, chart values, Secret templates, CI."""
+    from floe.deploy.scaffold import scaffold_platform
+
+    written = scaffold_platform(directory, name=name, force=force)
+    click.echo(f"created {len(written)} files in {directory}")
+    click.echo(f"next: cd {directory} && floe platform validate --env dev && "
+               "floe platform deploy --env dev --dry-run -f charts/values-dev.yaml")
+
+
+@platform.command("deploy")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@_deploy_options
+@handles_errors
+def platform_deploy(file: Path | None, env: str | None, dry_run: bool, namespace: str | None,
+                    value_files: tuple[Path, ...], release: str | None) -> None:
+    """Deploy the platform's long-lived services (chart floe-platform) for an environment."""
+    from floe.deploy import helm
+    from floe.deploy.charts import PLATFORM_CHART, chart_dir
+    from floe.deploy.values import platform_values
+
+    env = env or os.environ.get("FLOE_ENV") or "local"
+    path = _platform_path(file, env)
+    chart = chart_dir(PLATFORM_CHART)
+    own = [chart / f"values-{env}.yaml"] if (chart / f"values-{env}.yaml").is_file() else []
+    result = helm.run(helm.Release(release or "floe-platform", chart, namespace or f"floe-{env}",
+                                   platform_values(path), tuple(own) + value_files,
+                                   {"platformFile": path}),
+                      dry_run, progress=lambda line: click.echo(line, err=True))
+    click.echo(result, nl=False)
+
+
+@cli.command("deploy")
+@PRODUCT
+@ENV
+@PLATFORM
+@click.option("--image", metavar="NAME", help="The image built from `floe package` (repository[:tag]).")
+@click.option("--image-digest", metavar="sha256:...", help="Pin the image by digest (runs use exactly it).")
+@click.option("--platform-release", default="floe-platform", show_default=True,
+              help="The floe-platform release the product runs on.")
+@_deploy_options
+@handles_errors
+def deploy_command(product: Path | None, env: str | None, platform: str | None, image: str | None,
+                   image_digest: str | None, platform_release: str, dry_run: bool,
+                   namespace: str | None, value_files: tuple[Path, ...], release: str | None) -> None:
+    """Release the product as a code location (chart floe-product); its runs are Kubernetes Jobs."""
+    from floe.compiler import compile_product
+    from floe.deploy import helm
+    from floe.deploy.charts import PRODUCT_CHART, chart_dir
+    from floe.deploy.values import product_values
+    from floe.discovery import product_file
+
+    if image is None:
+        raise click.UsageError("--image is required: the image your CI built from `floe package`")
+    env = env or os.environ.get("FLOE_ENV") or "local"
+    artifacts = compile_product(product_file(product), platform=platform, env=env, write=False).artifacts
+    chart = chart_dir(PRODUCT_CHART)
+    own = [chart / f"values-{env}.yaml"] if (chart / f"values-{env}.yaml").is_file() else []
+    values = product_values(artifacts, image, image_digest, platform_release)
+    result = helm.run(helm.Release(release or artifacts.product.name.lower().replace("_", "-"), chart,
+                                   namespace or f"floe-{env}", values, tuple(own) + value_files),
+                      dry_run, progress=lambda line: click.echo(line, err=True))
+    click.echo(result, nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli.main(prog_name="floe")
