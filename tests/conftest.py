@@ -91,3 +91,22 @@ def floe_subprocess(args: list[str], cwd: Path, env: dict | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "floe", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# -- OCI registries (platform releases) --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oci_registry():
+    """A real docker-registry on 127.0.0.1, no auth, for the whole session."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture()
+
+
+@pytest.fixture(scope="session")
+def oci_auth_registry():
+    """A real docker-registry on 127.0.0.1 that requires htpasswd Basic auth (user floe)."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture("floe", "s3cret-registry-pass")
