@@ -533,6 +533,26 @@ def platform_publish(version: str, target: str, file: Path | None, env: str | No
         click.echo(result.digest)
 
 
+@platform.command("test")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@click.option("--cases", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of test cases (default tests/ beside the platform file).")
+@handles_errors
+def platform_test(file: Path | None, env: str | None, cases: Path | None) -> None:
+    """Compile the platform's example products (tests/<case>/) and check each outcome."""
+    from floe.releases.platform_tests import run_platform_tests
+
+    results = run_platform_tests(_platform_path(file, env), cases)
+    for result in results:
+        line = f"{'PASS' if result.passed else 'FAIL'}  {result.name}: expected it {result.expected}"
+        click.echo(line + ("" if result.passed else f", but {result.detail}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"platform tests: {len(results) - failed} of {len(results)} cases passed")
+    if failed:
+        sys.exit(1)
+
+
 @platform.command("update")
 @PRODUCT
 @PLATFORM

@@ -45,6 +45,7 @@ def publish(platform_path: Path, version: str, target: str, options: RegistryOpt
     check_version(version)
     repo = parse(target, "--to", need_version=False)
     release = build_release(platform_path, version)
+    _require_passing_tests(platform_path)
     manifest = oci_manifest(release, source, revision)
     digest = digest_of(manifest)
     ref = attrs.evolve(repo, tag=version)
@@ -66,6 +67,19 @@ def publish(platform_path: Path, version: str, target: str, options: RegistryOpt
             uploaded += 1
     stored = client.put_manifest(version, manifest)
     return Published(str(ref), stored, False, uploaded)
+
+
+def _require_passing_tests(platform_path: Path) -> None:
+    """A platform with test cases is published only when every case passes."""
+    from floe.releases.platform_tests import cases_dir, run_platform_tests
+
+    if not cases_dir(platform_path).is_dir():
+        return
+    failed = [r for r in run_platform_tests(platform_path) if not r.passed]
+    if failed:
+        raise FloeError("\n".join(f"platform test {r.name} failed: expected it {r.expected}, but {r.detail}; "
+                                   "fix the platform or the case (floe platform test), then publish"
+                                   for r in failed))
 
 
 def _same_content(client, existing: str, manifest: bytes) -> bool:
