@@ -104,6 +104,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     if parsed is None or platform_report.errors:
         raise FloeError(product_report.items + platform_report.items)
     progress("step", f"Loading platform {location.display}")
+    _check_compatible(product, product_dir, parsed, location)
     policy, parent_items = _policy(location, parsed, platform_report, update)
     if platform_report.errors or any(d.severity == ERROR for d in parent_items):
         raise FloeError(product_report.items + parent_items + platform_report.items)
@@ -117,6 +118,15 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
         progress("step", f"Writing {display_path(path)}")
         artifacts.write(path)
     return CompileResult(artifacts, path, location, warnings)
+
+
+def _check_compatible(product: DataProduct, product_dir: Path, parsed: ParsedPlatform,
+                      location: PlatformLocation) -> None:
+    from floe.releases.compatibility import check_compatible
+
+    meta = parsed.platform.metadata
+    check_compatible(product_dir, product.platform.version if product.platform else None, meta.name,
+                     meta.version, location.display)
 
 
 def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report, update: bool = False
