@@ -518,19 +518,24 @@ def _write_release(path: Path, output: Path) -> None:
 @ENV
 @click.option("--source", metavar="URL", help="org.opencontainers.image.source annotation.")
 @click.option("--revision", metavar="REV", help="org.opencontainers.image.revision annotation (a commit).")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="KEY", help="Sign the release digest with this ECDSA P-256 PEM key (cosign format).")
 @_registry_options
 @handles_errors
 def platform_publish(version: str, target: str, file: Path | None, env: str | None, source: str | None,
-                     revision: str | None, **registry: Any) -> None:
+                     revision: str | None, sign_key: Path | None, **registry: Any) -> None:
     """Publish the platform's release as VERSION (semver) to an OCI registry; tags are immutable."""
     from floe.releases.publish import publish
 
-    result = publish(_platform_path(file, env), version, target, _options(**registry), source, revision)
+    result = publish(_platform_path(file, env), version, target, _options(**registry), source, revision,
+                     sign_key=sign_key)
     if result.already:
         click.echo(f"{result.ref} already published: {result.digest}")
     else:
         click.echo(f"published {result.ref} ({result.uploaded} blobs uploaded)")
         click.echo(result.digest)
+    if sign_key is not None:
+        click.echo(f"signed {result.digest} (tag {result.digest.replace(':', '-')}.sig)")
 
 
 @platform.command("test")

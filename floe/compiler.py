@@ -98,7 +98,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     if product is None:
         raise FloeError(product_report.items)
     location = locate_platform(product_dir, platform, product.platform.ref if product.platform else None,
-                               env, update=update)
+                               env, update=update, public_key=_required_key(product, product_dir))
     platform_doc = location.release.document() if location.release else load_file(location.path, location.display)
     parsed, platform_report = parse_platform(platform_doc)
     if parsed is None or platform_report.errors:
@@ -118,6 +118,16 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
         progress("step", f"Writing {display_path(path)}")
         artifacts.write(path)
     return CompileResult(artifacts, path, location, warnings)
+
+
+def _required_key(product: DataProduct, product_dir: Path) -> object:
+    """The public key floe.yaml requires the platform release to be signed with, if any."""
+    verify = product.platform.verify if product.platform else None
+    if verify is None:
+        return None
+    from floe.releases.signing import public_key_from
+
+    return public_key_from(verify.public_key, product_dir, "floe.yaml platform.verify.public_key")
 
 
 def _check_compatible(product: DataProduct, product_dir: Path, parsed: ParsedPlatform,

@@ -49,19 +49,23 @@ def environment(env: str | None) -> str:
 
 
 def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
-                    env: str | None, update: bool = False) -> PlatformLocation:
+                    env: str | None, update: bool = False, public_key: Any = None) -> PlatformLocation:
     """Apply the discovery order; raise :class:`FloeError` saying what was tried.
 
     An ``oci://`` reference is pulled (or read from the verified cache) with its tag locked in
-    ``floe.lock`` beside floe.yaml; ``update`` resolves the tag again and moves the lock.
+    ``floe.lock`` beside floe.yaml; ``update`` resolves the tag again and moves the lock;
+    with ``public_key`` the release must be signed by it. A platform file on disk cannot be
+    verified, so requiring a signature refuses one.
     """
     for ref, base, how in ((explicit, Path.cwd(), "--platform"),
                            (pinned, product_dir, "floe.yaml platform.ref"),
                            (os.environ.get("FLOE_PLATFORM_FILE"), Path.cwd(), "$FLOE_PLATFORM_FILE")):
         if ref and ref.startswith("oci://"):
-            return _from_registry(ref, product_dir, how, update)
+            return _from_registry(ref, product_dir, how, update, public_key)
         if ref:
+            _unsigned(public_key, ref)
             return _from_ref(ref, base, how)
+    _unsigned(public_key, "platform/<env>/platform.yaml")
     name = environment(env)
     tried = []
     for file_name in PLATFORM_FILE_NAMES:
@@ -76,10 +80,16 @@ def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
                     "platform.ref in floe.yaml, or set FLOE_PLATFORM_FILE")
 
 
-def _from_registry(ref: str, product_dir: Path, how: str, update: bool) -> PlatformLocation:
+def _unsigned(public_key: Any, what: str) -> None:
+    if public_key is not None:
+        raise FloeError(f"floe.yaml platform.verify requires a signed platform release, but the platform is "
+                        f"the file {what}; name a release (oci://...) or remove platform.verify")
+
+
+def _from_registry(ref: str, product_dir: Path, how: str, update: bool, public_key: Any) -> PlatformLocation:
     from floe.releases.pull import pull
 
-    release = pull(ref, product_dir, update=update, what=how)
+    release = pull(ref, product_dir, update=update, what=how, public_key=public_key)
     return PlatformLocation(release.platform_path, release.ref, how, release)
 
 

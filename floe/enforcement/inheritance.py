@@ -145,7 +145,15 @@ def _pull_parent(child: PlatformFile, ref: str, update: bool) -> Any:
 
     # A pulled platform has its parents merged in, so only files on disk name a parent here.
     try:
-        return pull(ref, child.path.parent, update=update, what="metadata.parent")
+        verify = child.parsed.platform.metadata.parent_verify
+        key = None
+        if verify is not None:
+            from floe.releases.signing import public_key_from
+
+            if "public_key" not in verify:
+                raise FloeError("metadata.parent_verify needs public_key: FILE or {secret_ref: name}")
+            key = public_key_from(verify["public_key"], child.path.parent, "metadata.parent_verify.public_key")
+        return pull(ref, child.path.parent, update=update, what="metadata.parent", public_key=key)
     except FloeError as exc:
         for diagnostic in exc.diagnostics:
             child.report.error(("metadata", "parent"), diagnostic.message)

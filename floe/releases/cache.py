@@ -42,6 +42,26 @@ class Cache:
             raise FloeError(f"'{digest}' is not a sha256 digest")
         return self.root / hexdigest
 
+    def signature_pointer(self, digest: str) -> str | None:
+        """The digest of the cached signature manifest of ``digest``, if one was cached.
+
+        The pointer is not trusted: what it names is hashed and its signatures verified again.
+        """
+        try:
+            text = self._pointer(digest).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if len(text) == 71 and text.startswith("sha256:") else None
+
+    def set_signature_pointer(self, digest: str, signature_digest: str) -> None:
+        """Remember which cached manifest holds the signatures of ``digest``."""
+        from floe.artifacts import write_atomic
+
+        write_atomic(self._pointer(digest), signature_digest + "\n")
+
+    def _pointer(self, digest: str) -> Path:
+        return self.root.parent.parent / "signatures" / self.path(digest).name
+
     def read(self, digest: str) -> bytes | None:
         """The object's bytes, or None when it is not cached; :class:`CorruptCache` on a mismatch."""
         path = self.path(digest)

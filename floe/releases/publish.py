@@ -34,16 +34,23 @@ class Published:
 
 def publish(platform_path: Path, version: str, target: str, options: RegistryOptions | None = None,
             source: str | None = None, revision: str | None = None,
-            before_upload: Callable[[], None] | None = None) -> Published:
+            before_upload: Callable[[], None] | None = None, sign_key: Path | None = None) -> Published:
     """Build the release of ``platform_path`` as ``version`` and push it to ``target``.
 
-    :param before_upload: called once the tag is known to be free, before the first upload
-        (``publish --sign`` and ``platform test`` checks run before this point).
+    :param before_upload: called once the tag is known to be free, before the first upload.
+    :param sign_key: sign the manifest digest with this ECDSA P-256 key (cosign's format, under
+        the tag ``sha256-<hex>.sig``); the release itself is not touched, so signing an already
+        published release adds a signature and nothing else.
     :raises FloeError: invalid platform, non-semver version, a tag holding other content, or a
         registry fault.
     """
     check_version(version)
     repo = parse(target, "--to", need_version=False)
+    key = None
+    if sign_key is not None:
+        from floe.releases.signing import load_private_key
+
+        key = load_private_key(sign_key)
     release = build_release(platform_path, version)
     _require_passing_tests(platform_path)
     manifest = oci_manifest(release, source, revision)
@@ -53,6 +60,8 @@ def publish(platform_path: Path, version: str, target: str, options: RegistryOpt
     existing = client.manifest_digest(version)
     if existing is not None:
         if existing == digest or _same_content(client, existing, manifest):
+            if key is not None:
+                _sign(client, repo, existing, key)
             return Published(str(ref), existing, True, 0)
         raise FloeError(f"{ref} is already published with different content: the registry holds "
                         f"{existing}, this platform builds {digest}. Tags are immutable: publish a new "
@@ -66,7 +75,34 @@ def publish(platform_path: Path, version: str, target: str, options: RegistryOpt
             client.push_blob(blob_digest, data)
             uploaded += 1
     stored = client.put_manifest(version, manifest)
+    if key is not None:
+        _sign(client, repo, stored, key)
     return Published(str(ref), stored, False, uploaded)
+
+
+def _sign(client, repo, digest: str, key) -> None:
+    """Add a signature of ``digest`` to its ``.sig`` manifest (kept: signatures by other keys)."""
+    from floe.releases.signing import (check_signed, sign, signature_layers, signature_manifest,
+                                       signature_tag)
+
+    identity = f"{repo.host}/{repo.repository}"
+    tag = signature_tag(digest)
+    layers: list[tuple[bytes, str]] = []
+    found = client.find_manifest(tag)
+    if found is not None:
+        _, existing, _ = found
+        for payload_digest, size, signature in signature_layers(existing):
+            layers.append((client.blob(payload_digest, size), signature))
+        try:
+            check_signed(key.public_key(), digest, existing, {digest_of(b): b for b, _ in layers}, tag)
+            return  # already signed by this key
+        except FloeError:
+            pass
+    layers.append(sign(key, identity, digest))
+    manifest, blobs = signature_manifest(layers)
+    for blob_digest, data in sorted(blobs.items()):
+        client.push_blob(blob_digest, data)
+    client.put_manifest(tag, manifest)
 
 
 def _require_passing_tests(platform_path: Path) -> None:

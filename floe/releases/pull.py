@@ -61,11 +61,14 @@ class PulledRelease:
 
 
 def pull(ref_text: str, lock_dir: Path | None, update: bool = False, what: str = "platform.ref",
-         options: RegistryOptions | None = None, cache: Cache | None = None) -> PulledRelease:
+         options: RegistryOptions | None = None, cache: Cache | None = None,
+         public_key: Any = None) -> PulledRelease:
     """Resolve ``ref_text`` (locked digest, else the registry) and return the verified release.
 
     :param lock_dir: the directory whose ``floe.lock`` pins tags (None: no lock is kept).
     :param update: resolve tags again even when locked, and move the lock.
+    :param public_key: when given, the release must carry a valid signature by this key
+        (checked again on every call, from the cache when it holds the signature).
     :raises FloeError: naming the reference and the digest for anything that does not verify.
     """
     ref = parse(ref_text, what)
@@ -94,6 +97,9 @@ def pull(ref_text: str, lock_dir: Path | None, update: bool = False, what: str =
         _, manifest, _ = client.manifest(digest)
         fetched[digest] = manifest
     layers = check_manifest(manifest, where)
+    signature = None
+    if public_key is not None:
+        client, signature = _verify_signature(ref, digest, public_key, cache, client, options, fetched, where)
     files: dict[str, bytes] = {}
     for title, layer_digest, size in layers:
         data = cache.read(layer_digest)
@@ -109,10 +115,44 @@ def pull(ref_text: str, lock_dir: Path | None, update: bool = False, what: str =
     # Blobs first, the manifest last: a cached manifest always finds its blobs beside it.
     for object_digest in sorted(fetched, key=lambda d: d == digest):
         cache.write(object_digest, fetched[object_digest])
+    if signature is not None:
+        cache.set_signature_pointer(digest, signature)
     if lock is not None and lock.set(key, digest, release.get("version")):
         lock.write()
     platform_digest = next(d for t, d, _ in layers if t == PLATFORM)
     return PulledRelease(key, digest, files, release, cache.path(platform_digest), client is not None)
+
+
+def _verify_signature(ref: Reference, digest: str, public_key: Any, cache: Cache, client: Any,
+                      options: RegistryOptions, fetched: dict[str, bytes], where: str) -> tuple[Any, str | None]:
+    """Check the release's signature: from the cache when it holds one that verifies, else
+    from the registry (its ``.sig`` manifest and payloads join ``fetched``, to be cached once
+    the whole release verified). Returns the client and the digest of a newly fetched
+    signature manifest."""
+    from floe.releases.signing import check_signed, signature_layers, signature_tag
+
+    pointer = cache.signature_pointer(digest)
+    if pointer is not None:
+        manifest = cache.read(pointer)
+        if manifest is not None:
+            payloads = {d: cache.read(d) for d, _, _ in signature_layers(manifest)}
+            if all(v is not None for v in payloads.values()):
+                try:
+                    check_signed(public_key, digest, manifest, payloads, where)
+                    return client, None
+                except FloeError:
+                    pass  # the registry may hold a newer signature by the required key
+    client = client or options.client(ref)
+    found = client.find_manifest(signature_tag(digest))
+    if found is None:
+        raise FloeError(f"{where}: the release is not signed (no {signature_tag(digest)} in {ref.repo_url}); "
+                        "it is required to be: publish it with --sign, or remove the verify setting")
+    sig_digest, manifest, _ = found
+    payloads = {d: client.blob(d, size) for d, size, _ in signature_layers(manifest)}
+    check_signed(public_key, digest, manifest, payloads, where)
+    fetched.update(payloads)
+    fetched[sig_digest] = manifest
+    return client, sig_digest
 
 
 def _release_manifest(files: dict[str, bytes], where: str) -> dict[str, Any]:

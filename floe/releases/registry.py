@@ -175,6 +175,10 @@ class Registry:
         assert found is not None
         return found
 
+    def find_manifest(self, reference: str) -> tuple[str, bytes, str] | None:
+        """Like :meth:`manifest`, but None when the registry has no such manifest."""
+        return self._manifest(reference, missing_ok=True)
+
     def _manifest(self, reference: str, missing_ok: bool) -> tuple[str, bytes, str] | None:
         path = f"/v2/{self.ref.repository}/manifests/{reference}"
         resp = self._send("GET", path, headers={"Accept": OCI_MANIFEST}, stream=True)
