@@ -2,7 +2,7 @@
 
 Where: ``$FLOE_CACHE_DIR``, else ``$XDG_CACHE_HOME/floe``, else ``~/.cache/floe``; objects under
 ``oci/blobs/sha256/<hex>``. A file is written through a temporary file and a rename, so a
-crash leaves the old state or the whole new object, and every read hashes the bytes again: a
+crash of floe leaves the old state or the whole new object, and every read hashes the bytes again: a
 cache that was tampered with, or damaged by a disk, is refused by digest, never used.
 """
 
@@ -87,10 +87,11 @@ class Cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:12]}.", suffix=".tmp", dir=path.parent)
         try:
+            # No fsync: a cache can be pulled again, and an object torn by a power failure
+            # cannot be used by mistake, because every read hashes it again. The rename still
+            # makes each object appear whole or not at all to every other process.
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             try:

@@ -37,8 +37,10 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 #: Manifests larger than this are refused: the OCI distribution spec asks registries to take
 #: at least 4 MiB, and a platform release is a few kilobytes.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-#: Connect and read timeout of each request, in seconds.
-TIMEOUT = 15.0
+#: Seconds to connect, and to wait for each read, per request (a busy registry can be slow to
+#: answer; one that accepts no connection within seconds is down).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
 
 
 class RegistryError(FloeError):
@@ -283,7 +285,7 @@ class Registry:
         if self._auth:
             headers["Authorization"] = self._auth
         try:
-            return self.session.request(method, url, headers=headers, timeout=TIMEOUT,
+            return self.session.request(method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                                         allow_redirects=True, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise RegistryError(f"registry {self.ref.host}: TLS verification failed ({_reason(exc)}); "
@@ -293,7 +295,7 @@ class Registry:
             raise RegistryError(f"cannot reach registry {self.ref.host} ({_reason(exc)}); check the "
                                 "address and the network") from None
         except requests.exceptions.Timeout:
-            raise RegistryError(f"registry {self.ref.host} did not answer within {TIMEOUT:.0f} s") from None
+            raise RegistryError(f"registry {self.ref.host} did not answer within {READ_TIMEOUT:.0f} s") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"registry {self.ref.host}: {_reason(exc)}") from None
 
