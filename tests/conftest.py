@@ -110,3 +110,11 @@ def oci_auth_registry():
     from support.oci_registry import registry_fixture
 
     yield from registry_fixture("floe", "s3cret-registry-pass")
+
+
+@pytest.fixture(scope="session")
+def oci_tls_registry():
+    """A real docker-registry on 127.0.0.1 serving HTTPS with a self-signed certificate."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture(tls=True)

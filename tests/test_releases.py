@@ -211,7 +211,7 @@ def test_unreachable_registry_without_a_cached_copy_is_a_clear_error(run_cli, de
 
 
 def test_a_locked_digest_is_compiled_until_update_moves_the_lock(run_cli, demo: Path, repo: str,
-                                                                 oci_registry) -> None:
+                                                                 oci_registry, isolated: Path) -> None:
     from floe.releases.pull import RegistryOptions
     from floe.releases.reference import parse
 
@@ -229,6 +229,8 @@ def test_a_locked_digest_is_compiled_until_update_moves_the_lock(run_cli, demo: 
     client.put_manifest("v1.0.0", manifest)
 
     assert compile_json(run_cli, demo)["platform"]["release_digest"] == old  # the lock holds
+    shutil.rmtree(isolated)  # a fresh CI machine: no cache, the lock alone pins the digest
+    assert compile_json(run_cli, demo)["platform"]["release_digest"] == old
     shutil.copy(demo / ".floe" / "compiled_artifacts.json", demo / "old.json")
     updated = run_cli(["platform", "update"], cwd=demo)
     assert updated.exit_code == 0, updated.output
@@ -491,3 +493,18 @@ def test_data_mesh_enterprise_and_domain_releases_compile_a_product_offline(run_
     assert artifacts["platform"]["release_digest"] == domain_digest
     assert artifacts["platform"]["parents"] == [enterprise_ref]
     assert artifacts["governance"]["policy"]["governance"]["quality_gates"]["minimum_test_coverage"] == 80
+
+
+def test_tls_registry_is_verified_with_a_ca_bundle(run_cli, demo: Path, oci_tls_registry, monkeypatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "FLOE_REGISTRY_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    repo = oci_tls_registry.url(f"acme/tls-{next(_names)}")
+    untrusted = publish(run_cli, demo, "v1.0.0", repo)
+    assert untrusted.exit_code == 1
+    assert (f"registry {oci_tls_registry.host}: TLS verification failed ([SSL: CERTIFICATE_VERIFY_FAILED] "
+            "certificate verify failed: self-signed certificate") in untrusted.output
+    published = publish(run_cli, demo, "v1.0.0", repo, "--ca-bundle", oci_tls_registry.certificate)
+    assert published.exit_code == 0, published.output
+    monkeypatch.setenv("FLOE_REGISTRY_CA_BUNDLE", str(oci_tls_registry.certificate))
+    pin(demo, repo + ":v1.0.0")
+    assert compile_json(run_cli, demo)["platform"]["release_digest"] == published.output.strip().splitlines()[-1]

@@ -13,8 +13,8 @@ name and password, or Bearer with a token fetched from the realm the registry na
 same credentials, or anonymously). Credentials come from secret references
 (``--password-secret``, ``--token-secret``) or from the Docker config users already have
 (``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``: ``auths.<host>.auth``,
-``identitytoken`` or ``registrytoken``). TLS is verified with the system's CA bundle, or with
-``--ca-bundle`` / ``$FLOE_REGISTRY_CA_BUNDLE``; plain HTTP is used only when asked for
+``identitytoken`` or ``registrytoken``). TLS is verified with certifi's CA bundle, or with
+``--ca-bundle`` / ``$FLOE_REGISTRY_CA_BUNDLE`` / ``$REQUESTS_CA_BUNDLE`` / ``$SSL_CERT_FILE``; plain HTTP is used only when asked for
 (``--insecure`` or the host listed in ``$FLOE_INSECURE_REGISTRIES``).
 """
 
@@ -72,7 +72,9 @@ def settings_for(host: str, insecure: bool = False, ca_bundle: str | None = None
     """The settings for ``host``: explicit options first, then the environment and Docker config."""
     listed = {h.strip() for h in os.environ.get("FLOE_INSECURE_REGISTRIES", "").split(",") if h.strip()}
     insecure = insecure or host in listed
-    ca_bundle = ca_bundle or os.environ.get("FLOE_REGISTRY_CA_BUNDLE") or None
+    # The conventions operators already set for Python HTTP clients count too.
+    ca_bundle = (ca_bundle or os.environ.get("FLOE_REGISTRY_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE")
+                 or os.environ.get("SSL_CERT_FILE") or None)
     if ca_bundle and not Path(ca_bundle).is_file():
         raise RegistryError(f"CA bundle '{ca_bundle}' not found; give a PEM file of the CA that signed "
                             f"the certificate of {host}")

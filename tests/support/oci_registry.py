@@ -32,6 +32,8 @@ class RunningRegistry:
     storage: Path
     username: str | None = None
     password: str | None = None
+    #: The self-signed certificate of a TLS registry (its own CA bundle).
+    certificate: Path | None = None
 
     def url(self, repository: str) -> str:
         """``oci://HOST/REPOSITORY``."""
@@ -60,8 +62,39 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_registry(workdir: Path, username: str | None = None, password: str | None = None):
-    """Start a registry; return ``(RunningRegistry, Popen)``. The caller stops the process."""
+def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A CA-less self-signed certificate for 127.0.0.1 (``cryptography``); returns (cert, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "floe test registry")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = workdir / "registry.crt", workdir / "registry.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def start_registry(workdir: Path, username: str | None = None, password: str | None = None,
+                   tls: bool = False):
+    """Start a registry; return ``(RunningRegistry, Popen)``. The caller stops the process.
+
+    With ``tls`` it serves HTTPS with a self-signed certificate (``workdir/registry.crt``).
+    """
     binary = require_binary(BINARY, "docker-registry")
     storage = workdir / "storage"
     storage.mkdir(parents=True)
@@ -73,18 +106,28 @@ def start_registry(workdir: Path, username: str | None = None, password: str | N
                               check=True).stdout.strip()
         (workdir / "htpasswd").write_text(line + "\n")
         auth = f"auth:\n  htpasswd:\n    realm: floe-tests\n    path: {workdir / 'htpasswd'}\n"
+    tls_config = ""
+    if tls:
+        cert, key = self_signed_certificate(workdir)
+        tls_config = f"  tls:\n    certificate: {cert}\n    key: {key}\n"
     config = workdir / "config.yml"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: floe-tests-only\n" + auth)
+        f"http:\n  addr: 127.0.0.1:{port}\n  secret: floe-tests-only\n" + tls_config + auth)
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                             stderr=open(workdir / "registry.log", "wb"))
     deadline = time.monotonic() + 30
+    context = None
+    if tls:
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(workdir / "registry.crt"))
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+            urllib.request.urlopen(f"{'https' if tls else 'http'}://127.0.0.1:{port}/v2/", timeout=2,
+                                   context=context).close()
             break
         except urllib.error.HTTPError as exc:
             if exc.code == 401:
@@ -95,7 +138,8 @@ def start_registry(workdir: Path, username: str | None = None, password: str | N
                 proc.kill()
                 raise RuntimeError(f"docker-registry did not start: {(workdir / 'registry.log').read_text()}")
             time.sleep(0.1)
-    return RunningRegistry(f"127.0.0.1:{port}", storage, username, password), proc
+    return RunningRegistry(f"127.0.0.1:{port}", storage, username, password,
+                           workdir / "registry.crt" if tls else None), proc
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -108,10 +152,10 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def registry_fixture(username: str | None = None, password: str | None = None):
+def registry_fixture(username: str | None = None, password: str | None = None, tls: bool = False):
     """A session fixture body: yield a running registry, stop it afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="floe-registry-"))
-    running, proc = start_registry(workdir, username, password)
+    running, proc = start_registry(workdir, username, password, tls)
     try:
         yield running
     finally:
