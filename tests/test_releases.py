@@ -508,3 +508,34 @@ def test_tls_registry_is_verified_with_a_ca_bundle(run_cli, demo: Path, oci_tls_
     monkeypatch.setenv("FLOE_REGISTRY_CA_BUNDLE", str(oci_tls_registry.certificate))
     pin(demo, repo + ":v1.0.0")
     assert compile_json(run_cli, demo)["platform"]["release_digest"] == published.output.strip().splitlines()[-1]
+
+
+def test_bearer_token_auth_from_a_password_secret_and_from_a_token(run_cli, demo: Path, oci_registry, monkeypatch,
+                                                                  tmp_path: Path) -> None:
+    """Against a loopback token-service stand-in in front of the real registry (see bearer_proxy)."""
+    from support.bearer_proxy import start_bearer_proxy
+
+    proxy = start_bearer_proxy(oci_registry.host, "ci", "t0ken-pass", static_token="long-lived-registry-token")
+    try:
+        monkeypatch.setenv("FLOE_INSECURE_REGISTRIES", proxy.host)
+        repo = f"oci://{proxy.host}/acme/bearer-{next(_names)}"
+        refused = publish(run_cli, demo, "v1.0.0", repo)
+        assert refused.exit_code == 1
+        assert f"registry {proxy.host} requires authentication (401 from its token service)" in refused.output
+        monkeypatch.setenv("CI_REGISTRY_PASSWORD", "wrong")
+        wrong = publish(run_cli, demo, "v1.0.0", repo, "--username", "ci", "--password-secret", "ci-registry-password")
+        assert f"the token service of {proxy.host} refused the credentials from secret 'ci-registry-password'" \
+            in wrong.output
+        monkeypatch.setenv("CI_REGISTRY_PASSWORD", "t0ken-pass")
+        published = publish(run_cli, demo, "v1.0.0", repo, "--username", "ci", "--password-secret", "ci-registry-password")
+        assert published.exit_code == 0, published.output
+        assert proxy.token_requests >= 1 and proxy.tokens
+
+        monkeypatch.setenv("REGISTRY_TOKEN", "long-lived-registry-token")
+        pin(demo, repo + ":v1.0.0")
+        updated = run_cli(["platform", "update", "--token-secret", "registry-token"], cwd=demo)
+        assert updated.exit_code == 0, updated.output
+        assert published.output.strip().splitlines()[-1] in updated.output
+        assert "long-lived-registry-token" not in updated.output + published.output
+    finally:
+        proxy.close()

@@ -329,6 +329,10 @@ class Registry:
             auth = (creds.username, creds.password.reveal())
         resp = self._raw("GET", params["realm"], params=query, auth=auth)
         with resp:
+            if resp.status_code in (401, 403) and auth is None:
+                raise RegistryError(f"registry {self.ref.host} requires authentication ({resp.status_code} from "
+                                    "its token service); log in (docker login writes ~/.docker/config.json) "
+                                    "or pass --username and --password-secret, or --token-secret")
             if resp.status_code in (401, 403):
                 raise RegistryError(f"the token service of {self.ref.host} refused the credentials from "
                                     f"{creds.origin} ({resp.status_code})")
