@@ -539,3 +539,19 @@ def test_bearer_token_auth_from_a_password_secret_and_from_a_token(run_cli, demo
         assert "long-lived-registry-token" not in updated.output + published.output
     finally:
         proxy.close()
+
+
+def test_platform_compile_refuses_to_write_a_release_over_other_files(run_cli, demo: Path) -> None:
+    platform = platform_of(demo)
+    result = run_cli(["platform", "compile", platform, "-o", platform.parent], cwd=demo)
+    assert result.exit_code == 1
+    assert "platform/local: not empty and not a floe release" in result.output
+    assert platform.is_file()
+    out = demo / "dist"
+    assert run_cli(["platform", "compile", platform, "-o", out], cwd=demo).exit_code == 0
+    (out / "schemas" / "storage-local.schema.json").unlink()
+    (out / "policies" / "old-rule.json").write_text("{}")  # not listed by the release: left alone
+    again = run_cli(["platform", "compile", platform, "-o", out], cwd=demo)
+    assert again.exit_code == 0, again.output
+    assert (out / "schemas" / "storage-local.schema.json").is_file()
+    assert (out / "policies" / "old-rule.json").is_file()

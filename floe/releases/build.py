@@ -92,23 +92,54 @@ def build_release(platform_path: Path, version: str | None = None) -> Release:
 
 
 def write_release(release: Release, directory: Path) -> list[Path]:
-    """Write the release into ``directory`` (created), each file atomically; stale files of an
-    earlier release are removed so the directory holds exactly this release."""
-    from floe.artifacts import write_atomic
+    """Write the release into ``directory``, each file atomically.
 
+    The directory must be new, empty, or hold an earlier release: then the files that release
+    listed and this one does not are removed, so the directory holds exactly this release.
+    Anything else is refused rather than overwritten.
+    """
+    from floe.artifacts import write_atomic
+    from floe.discovery import display_path
+
+    previous = _previous_files(directory)
+    if previous is None:
+        raise FloeError(f"{display_path(directory)}: not empty and not a floe release; choose a new or empty "
+                        "directory for the release (e.g. -o dist/platform)")
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, data in release.files.items():
         path = directory / name
         write_atomic(path, data.decode())
         written.append(path)
-    keep = {p.resolve() for p in written}
-    for path in sorted(directory.rglob("*"), reverse=True):
-        if path.is_file() and path.resolve() not in keep and path.suffix in (".json", ".yaml"):
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+    for name in sorted(previous - set(release.files)):
+        stale = directory / name
+        stale.unlink(missing_ok=True)
+        parent = stale.parent
+        while parent != directory and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
     return written
+
+
+def _previous_files(directory: Path) -> set[str] | None:
+    """The files of the release already in ``directory`` (empty when there is none), or None
+    when the directory holds something else."""
+    if not directory.exists():
+        return set()
+    if not directory.is_dir():
+        return None
+    if not any(directory.iterdir()):
+        return set()
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if manifest.get("format") is None or not isinstance(files, dict):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    from floe.releases.artifact import safe_title
+
+    return {name for name in files if isinstance(name, str) and safe_title(name)} | {MANIFEST}
 
 
 def _json(value: Any) -> bytes:
