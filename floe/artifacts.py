@@ -64,6 +64,12 @@ class PlatformInfo:
     scope: str | None = None
     #: The platform's ancestors (``metadata.parent``), nearest first, relative to the product.
     parents: list[str] = attrs.Factory(list)
+    # -- platform releases (``oci://``) --
+    #: The ``oci://`` reference the product names (``platform.ref`` or ``--platform``), as written.
+    ref: str | None = None
+    #: The OCI manifest digest of the platform release compiled against (``sha256:...``): the
+    #: immutable identity of the release; ``floe diff`` shows when it moves.
+    release_digest: str | None = None
 
 
 @attrs.frozen

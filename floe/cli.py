@@ -23,8 +23,8 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), de
                       show_default=True, help="Output for people (text) or machines (json).")
 ENV = click.option("--env", "env", metavar="ENV", help="Environment: platform/<ENV>/platform.yaml "
                    "(default $FLOE_ENV, else local).")
-PLATFORM = click.option("--platform", "platform", metavar="PATH",
-                        help="Platform file to use instead of discovering one.")
+PLATFORM = click.option("--platform", "platform", metavar="PATH|oci://REF",
+                        help="Platform file (or oci:// release) to use instead of discovering one.")
 PRODUCT = click.option("--file", "-f", "product", type=click.Path(path_type=Path), default=None,
                        help="The product's floe.yaml (default ./floe.yaml).")
 
@@ -156,10 +156,11 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 @ENV
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the artifacts (default .floe/compiled_artifacts.json).")
+@click.option("--update", is_flag=True, help="Resolve an oci:// platform tag again and move floe.lock.")
 @FORMAT
 @handles_errors
 def compile_command(product: Path | None, platform: str | None, env: str | None,
-                    output: Path | None, fmt: str) -> None:
+                    output: Path | None, update: bool, fmt: str) -> None:
     """Merge floe.yaml with its platform into .floe/compiled_artifacts.json.
 
     Reads the dbt project as dbt parses it (``dbt parse`` in a child process, cached under
@@ -173,7 +174,7 @@ def compile_command(product: Path | None, platform: str | None, env: str | None,
     steps = _Steps(STEPS) if fmt == "text" else None
     try:
         result = compile_product(product_file(product), platform=platform, env=env, output=output,
-                                 progress=steps)
+                                 progress=steps, update=update)
     except FloeError as exc:
         if steps is not None:
             steps.failed()
@@ -441,9 +442,11 @@ def platform_validate(file: Path | None, env: str | None, fmt: str) -> None:
 @platform.command("compile")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @ENV
+@click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the release (what `floe platform publish` pushes) into this directory.")
 @FORMAT
 @handles_errors
-def platform_compile(file: Path | None, env: str | None, fmt: str) -> None:
+def platform_compile(file: Path | None, env: str | None, output: Path | None, fmt: str) -> None:
     """Validate a platform with its parent chain and show the effective policy."""
     from floe.enforcement.effective import compile_platform, describe
 
@@ -456,6 +459,8 @@ def platform_compile(file: Path | None, env: str | None, fmt: str) -> None:
             click.echo(describe(result))
     if not result.ok:
         sys.exit(1)
+    if output is not None:
+        _write_release(_platform_path(file, env), output)
 
 
 @platform.command("list-profiles")
@@ -488,6 +493,110 @@ def platform_list_profiles(file: Path | None, env: str | None, fmt: str) -> None
         click.echo(f"{path}: no profiles defined")
     for row in rows:
         click.echo(f"{row['kind']:<13} {row['profile']:<16} {row['type']}")
+
+
+# -- platform releases (OCI) ----------------------------------------------------------------
+
+
+def _registry_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say how to reach a registry (credentials are secret references)."""
+    for option in reversed([
+        click.option("--insecure", is_flag=True, help="Plain HTTP (also: host in $FLOE_INSECURE_REGISTRIES)."),
+        click.option("--ca-bundle", metavar="PEM", help="CA bundle for the registry's TLS certificate."),
+        click.option("--username", metavar="USER", help="User name for Basic or token auth."),
+        click.option("--password-secret", metavar="REF", help="Secret ref holding the password."),
+        click.option("--token-secret", metavar="REF", help="Secret ref holding a bearer token."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _options(insecure: bool, ca_bundle: str | None, username: str | None, password_secret: str | None,
+             token_secret: str | None) -> Any:
+    from floe.releases.pull import RegistryOptions
+
+    return RegistryOptions(insecure, ca_bundle, username, password_secret, token_secret)
+
+
+def _write_release(path: Path, output: Path) -> None:
+    from floe.releases.build import build_release, write_release
+
+    release = build_release(path)
+    written = write_release(release, output)
+    click.echo(f"wrote release {release.name} {release.version or '(no version)'} to {output} "
+               f"({len(written)} files)")
+
+
+@platform.command("publish")
+@click.argument("version")
+@click.option("--to", "target", required=True, metavar="oci://HOST/REPO", help="Repository to publish to.")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The platform file (default: discovered as for compile).")
+@ENV
+@click.option("--source", metavar="URL", help="org.opencontainers.image.source annotation.")
+@click.option("--revision", metavar="REV", help="org.opencontainers.image.revision annotation (a commit).")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="KEY", help="Sign the release digest with this ECDSA P-256 PEM key (cosign format).")
+@_registry_options
+@handles_errors
+def platform_publish(version: str, target: str, file: Path | None, env: str | None, source: str | None,
+                     revision: str | None, sign_key: Path | None, **registry: Any) -> None:
+    """Publish the platform's release as VERSION (semver) to an OCI registry; tags are immutable."""
+    from floe.releases.publish import publish
+
+    result = publish(_platform_path(file, env), version, target, _options(**registry), source, revision,
+                     sign_key=sign_key)
+    if result.already:
+        click.echo(f"{result.ref} already published: {result.digest}")
+    else:
+        click.echo(f"published {result.ref} ({result.uploaded} blobs uploaded)")
+        click.echo(result.digest)
+    if sign_key is not None:
+        click.echo(f"signed {result.digest} (tag {result.digest.replace(':', '-')}.sig)")
+
+
+@platform.command("test")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@ENV
+@click.option("--cases", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of test cases (default tests/ beside the platform file).")
+@handles_errors
+def platform_test(file: Path | None, env: str | None, cases: Path | None) -> None:
+    """Compile the platform's example products (tests/<case>/) and check each outcome."""
+    from floe.releases.platform_tests import run_platform_tests
+
+    results = run_platform_tests(_platform_path(file, env), cases)
+    for result in results:
+        line = f"{'PASS' if result.passed else 'FAIL'}  {result.name}: expected it {result.expected}"
+        click.echo(line + ("" if result.passed else f", but {result.detail}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"platform tests: {len(results) - failed} of {len(results)} cases passed")
+    if failed:
+        sys.exit(1)
+
+
+@platform.command("update")
+@PRODUCT
+@PLATFORM
+@_registry_options
+@handles_errors
+def platform_update(product: Path | None, platform: str | None, **registry: Any) -> None:
+    """Resolve the product's oci:// platform tag again and move floe.lock to its digest."""
+    from floe.discovery import product_file
+    from floe.releases.lock import LOCK_FILE
+    from floe.releases.pull import pull
+    from floe.schema.product import parse_product
+    from floe.yamlsafe import load_file
+
+    path = product_file(product)
+    parsed, report = parse_product(load_file(path))
+    if parsed is None:
+        raise FloeError(report.items)
+    ref = platform or (parsed.platform.ref if parsed.platform else None)
+    if not ref or not ref.startswith("oci://"):
+        raise FloeError(f"{path}: platform.ref is not an oci:// reference; nothing to update")
+    release = pull(ref, path.resolve().parent, update=True, what="platform.ref", options=_options(**registry))
+    click.echo(f"{release.ref} -> {release.digest} (locked in {path.parent / LOCK_FILE})")
 
 
 # -- lineage and runs ------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_
 from floe.dbt_project import DbtProject, load_project
 from floe.discovery import PlatformLocation, display_path, locate_platform
 from floe.enforcement.rules import Outcome, ProjectModels, check_approved, enforce
-from floe.enforcement.inheritance import Policy, load_chain, merge
+from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
 from floe.enforcement.inheritance import plain as plain_policy
 from floe.plugins.manager import PluginRegistry
 from floe.profiles import Resolved, Resolver, secret_refs
@@ -78,7 +78,7 @@ class CompileResult:
 def compile_product(product_file: str | os.PathLike, platform: str | None = None,
                     env: str | None = None, output: str | os.PathLike | None = None,
                     registry: PluginRegistry | None = None, write: bool = True,
-                    progress: Progress | None = None) -> CompileResult:
+                    progress: Progress | None = None, update: bool = False) -> CompileResult:
     """Compile a product against its platform and (by default) write the artifacts.
 
     :param product_file: the floe.yaml.
@@ -86,6 +86,8 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     :param env: the environment whose ``platform/<env>/platform.yaml`` to use.
     :param output: where to write; default ``.floe/compiled_artifacts.json`` beside floe.yaml.
     :param progress: called with each stage and its findings, for people watching.
+    :param update: resolve ``oci://`` tags again and move ``floe.lock`` (else locked digests
+        are used, with no network when the release is cached).
     :raises FloeError: with every problem found in either file or by enforcement
         (:class:`CompileFailed` once enforcement results exist).
     """
@@ -97,13 +99,15 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     product, product_report = parse_product(product_doc)
     if product is None:
         raise FloeError(product_report.items)
-    location = locate_platform(product_dir, platform, product.platform.ref if product.platform else None, env)
-    platform_doc = load_file(location.path, location.display)
+    location = locate_platform(product_dir, platform, product.platform.ref if product.platform else None,
+                               env, update=update, public_key=_required_key(product, product_dir))
+    platform_doc = location.release.document() if location.release else load_file(location.path, location.display)
     parsed, platform_report = parse_platform(platform_doc)
     if parsed is None or platform_report.errors:
         raise FloeError(product_report.items + platform_report.items)
     progress("step", f"Loading platform {location.display}")
-    policy, parent_items = _policy(location, parsed, platform_report)
+    _check_compatible(product, product_dir, parsed, location)
+    policy, parent_items = _policy(location, parsed, platform_report, update)
     if platform_report.errors or any(d.severity == ERROR for d in parent_items):
         raise FloeError(product_report.items + parent_items + platform_report.items)
     compiler = _Compiler(product, product_report, parsed, platform_report, registry, product_dir,
@@ -118,13 +122,33 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     return CompileResult(artifacts, path, location, warnings)
 
 
-def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report
+def _required_key(product: DataProduct, product_dir: Path) -> object:
+    """The public key floe.yaml requires the platform release to be signed with, if any."""
+    verify = product.platform.verify if product.platform else None
+    if verify is None:
+        return None
+    from floe.releases.signing import public_key_from
+
+    return public_key_from(verify.public_key, product_dir, "floe.yaml platform.verify.public_key")
+
+
+def _check_compatible(product: DataProduct, product_dir: Path, parsed: ParsedPlatform,
+                      location: PlatformLocation) -> None:
+    from floe.releases.compatibility import check_compatible
+
+    meta = parsed.platform.metadata
+    check_compatible(product_dir, product.platform.version if product.platform else None, meta.name,
+                     meta.version, location.display)
+
+
+def _policy(location: PlatformLocation, parsed: ParsedPlatform, report: Report, update: bool = False
             ) -> tuple[Policy, list[Diagnostic]]:
     """The effective policy of the platform and its parents, and the parents' diagnostics.
 
     An incomplete chain always leaves an error in some report (see :func:`load_chain`).
     """
-    chain, complete = load_chain(location.path, location.display, parsed, report)
+    chain, complete = load_chain(location.path, location.display, parsed, report,
+                                 release=location.release, update=update)
     return merge(chain if complete else chain[-1:]), [d for f in chain[:-1] for d in f.report.items]
 
 
@@ -182,9 +206,10 @@ class _Compiler:
             product=ProductInfo(meta.name, meta.version, meta.owner, meta.domain, meta.description),
             platform=PlatformInfo(
                 name=self.platform.metadata.name, version=self.platform.metadata.version,
-                digest=platform_digest, source=_relative(location.path, self.product_dir),
+                digest=platform_digest, source=self._where(self.policy.chain[-1]),
                 scope=self.platform.metadata.scope,
-                parents=[_relative(f.path, self.product_dir) for f in reversed(self.policy.chain[:-1])]),
+                parents=self._parents(location),
+                **_release_fields(location)),
             profiles=Profiles(**sections),
             secret_backends=secret_backends,
             orchestrator=_section(orchestrator) if orchestrator else None,
@@ -199,8 +224,7 @@ class _Compiler:
                 emit_lineage=product.governance.emit_lineage,
                 policy=plain_policy(self.policy),
                 enforcement=self.enforcement,
-                policy_sources={rule: _relative(f.path, self.product_dir)
-                                for rule, f in sorted(self.policy.sources.items())},
+                policy_sources={rule: self._where(f) for rule, f in sorted(self.policy.sources.items())},
                 quality=self.outcome.quality if self.outcome else None,
                 classifications=self.outcome.classifications if self.outcome else []),
             observability=self._observability(),
@@ -305,13 +329,27 @@ class _Compiler:
         if bad:
             raise FloeError(self.product_report.items + self.platform_report.items + bad)
 
+    def _where(self, file: PlatformFile) -> str:
+        """A platform file as the artifacts name it: its ``oci://`` reference when it was pulled
+        (the cache path differs between machines), else its path relative to the product."""
+        return file.ref or _relative(file.path, self.product_dir)
+
+    def _parents(self, location: PlatformLocation) -> list[str]:
+        """The ancestors, nearest first; a pulled release lists those merged into it."""
+        own = [self._where(f) for f in reversed(self.policy.chain[:-1])]
+        if location.release is None:
+            return own
+        merged = [p.get("ref") or f"{p.get('name')} {p.get('version')}".strip()
+                  for p in reversed(location.release.release.get("parents") or []) if isinstance(p, dict)]
+        return own + merged
+
     def _shown(self, relative: str) -> str:
         """A product-relative path as the user names it (relative to where floe was started)."""
         return (self.display_dir / relative).as_posix() if str(self.display_dir) != "." else relative
 
     def _more_inputs(self) -> dict[str, str]:
         """Inputs besides the two files: parent platforms and the parsed dbt projects."""
-        out = {f"parent:{_relative(f.path, self.product_dir)}":
+        out = {f"parent:{self._where(f)}":
                hashlib.sha256(f.parsed.document.text.encode()).hexdigest() for f in self.policy.chain[:-1]}
         out.update({f"dbt:{project}": digest for project, digest in sorted(self.fingerprints.items())})
         return out
@@ -361,6 +399,13 @@ def source_hash(product_text: str, platform_text: str, more: dict[str, str] | No
               "floe.yaml": hashlib.sha256(product_text.encode()).hexdigest(),
               "platform.yaml": hashlib.sha256(platform_text.encode()).hexdigest(), **(more or {})}
     return "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _release_fields(location: PlatformLocation) -> dict[str, str | None]:
+    """``ref`` and ``release_digest`` of a platform pulled from a registry."""
+    if location.release is None:
+        return {}
+    return {"ref": location.release.ref, "release_digest": location.release.digest}
 
 
 def _section(resolved: Resolved) -> ResolvedSection:

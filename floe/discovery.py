@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,8 @@ class PlatformLocation:
     #: As the user would recognise it: relative to the product when possible.
     display: str
     how: str
+    #: For an ``oci://`` reference: the verified release (a :class:`floe.releases.pull.PulledRelease`).
+    release: Any = None
 
 
 def product_file(path: str | os.PathLike | None) -> Path:
@@ -59,15 +62,23 @@ def environment(env: str | None) -> str:
 
 
 def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
-                    env: str | None) -> PlatformLocation:
-    """Apply the discovery order; raise :class:`FloeError` saying what was tried."""
-    if explicit:
-        return _from_ref(explicit, Path.cwd(), "--platform")
-    if pinned:
-        return _from_ref(pinned, product_dir, "floe.yaml platform.ref")
-    from_env = os.environ.get("FLOE_PLATFORM_FILE")
-    if from_env:
-        return _from_ref(from_env, Path.cwd(), "$FLOE_PLATFORM_FILE")
+                    env: str | None, update: bool = False, public_key: Any = None) -> PlatformLocation:
+    """Apply the discovery order; raise :class:`FloeError` saying what was tried.
+
+    An ``oci://`` reference is pulled (or read from the verified cache) with its tag locked in
+    ``floe.lock`` beside floe.yaml; ``update`` resolves the tag again and moves the lock;
+    with ``public_key`` the release must be signed by it. A platform file on disk cannot be
+    verified, so requiring a signature refuses one.
+    """
+    for ref, base, how in ((explicit, Path.cwd(), "--platform"),
+                           (pinned, product_dir, "floe.yaml platform.ref"),
+                           (os.environ.get("FLOE_PLATFORM_FILE"), Path.cwd(), "$FLOE_PLATFORM_FILE")):
+        if ref and ref.startswith("oci://"):
+            return _from_registry(ref, product_dir, how, update, public_key)
+        if ref:
+            _unsigned(public_key, ref)
+            return _from_ref(ref, base, how)
+    _unsigned(public_key, "platform/<env>/platform.yaml")
     name = environment(env)
     tried = []
     for file_name in PLATFORM_FILE_NAMES:
@@ -86,10 +97,20 @@ def locate_platform(product_dir: Path, explicit: str | None, pinned: str | None,
                     "platform.ref in floe.yaml, or set FLOE_PLATFORM_FILE")
 
 
+def _unsigned(public_key: Any, what: str) -> None:
+    if public_key is not None:
+        raise FloeError(f"floe.yaml platform.verify requires a signed platform release, but the platform is "
+                        f"the file {what}; name a release (oci://...) or remove platform.verify")
+
+
+def _from_registry(ref: str, product_dir: Path, how: str, update: bool, public_key: Any) -> PlatformLocation:
+    from floe.releases.pull import pull
+
+    release = pull(ref, product_dir, update=update, what=how, public_key=public_key)
+    return PlatformLocation(release.platform_path, release.ref, how, release)
+
+
 def _from_ref(ref: str, base: Path, how: str) -> PlatformLocation:
-    if ref.startswith("oci://"):
-        raise FloeError(f"{how}: '{ref}' is an OCI reference; this floe reads platform files from "
-                        "disk only. Pass --platform PATH to a platform.yaml")
     path = Path(ref)
     if not path.is_absolute():
         path = base / path

@@ -120,3 +120,29 @@ def moto_iam(tmp_path_factory):
     with moto_iam_server(tmp_path_factory.mktemp("moto-iam")) as server:
         server.enforce()
         yield server
+
+# -- OCI registries (platform releases) --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oci_registry():
+    """A real docker-registry on 127.0.0.1, no auth, for the whole session."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture()
+
+
+@pytest.fixture(scope="session")
+def oci_auth_registry():
+    """A real docker-registry on 127.0.0.1 that requires htpasswd Basic auth (user floe)."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture("floe", "s3cret-registry-pass")
+
+
+@pytest.fixture(scope="session")
+def oci_tls_registry():
+    """A real docker-registry on 127.0.0.1 serving HTTPS with a self-signed certificate."""
+    from support.oci_registry import registry_fixture
+
+    yield from registry_fixture(tls=True)

@@ -255,10 +255,18 @@ class TestPlatformDiscovery:
         assert "no platform file found for environment 'prod'" in result.stderr
         assert "environments here: local" in result.stderr
 
-    def test_oci_reference_is_a_clear_error(self, demo, run_cli):
-        result = run_cli(["compile", "--platform", "oci://registry.example.com/p:v1"], cwd=demo)
+    def test_oci_reference_is_pulled_and_an_unreachable_registry_is_a_clear_error(self, demo, run_cli,
+                                                                                  tmp_path, monkeypatch):
+        # Pulling for real is tested against a real registry in test_releases.py.
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        monkeypatch.setenv("FLOE_CACHE_DIR", str(tmp_path / "cache"))
+        result = run_cli(["compile", "--platform", f"oci://127.0.0.1:{port}/p:v1"], cwd=demo)
         assert result.exit_code == 1
-        assert "is an OCI reference" in result.stderr
+        assert f"--platform 'oci://127.0.0.1:{port}/p:v1': cannot reach registry 127.0.0.1:{port}" in result.stderr
 
 
 def test_usage_errors_exit_2(run_cli, demo):

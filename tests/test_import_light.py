@@ -8,9 +8,12 @@ what one command imported, with nothing pre-imported by pytest.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import floe_subprocess
 
@@ -144,3 +147,52 @@ def test_compile_against_aws_backends_imports_no_aws_sdk(demo: Path) -> None:
     artifacts = (demo / ".floe" / "compiled_artifacts.json").read_text()
     assert '"type": "aws"' in artifacts and '"mode": "iam_role"' in artifacts
     assert "floe_plugin_secrets_aws.plugin" in modules and "floe.builtin.credentials" in modules
+
+
+#: OCI, HTTP, TLS and crypto clients: a compile against a cached, locked platform release needs
+#: none of them (``socket`` itself is imported by the standard library's own modules).
+NETWORK = ("requests", "urllib3", "oras", "cryptography", "http", "ssl")
+
+
+def test_compile_against_a_cached_locked_oci_platform_imports_no_network_client(demo: Path, oci_registry,
+                                                                                tmp_path: Path) -> None:
+    env = {"FLOE_CACHE_DIR": str(tmp_path / "cache"), "FLOE_INSECURE_REGISTRIES": oci_registry.host,
+           "DOCKER_CONFIG": str(tmp_path)}
+    repo = oci_registry.url("acme/import-light")
+    published = floe_subprocess(["platform", "publish", "v1.0.0", "--to", repo], cwd=demo, env=env)
+    assert published.returncode == 0, published.stdout + published.stderr
+    text = (demo / "floe.yaml").read_text()
+    (demo / "floe.yaml").write_text(text.replace("profiles:\n", f"platform: {{ref: '{repo}:v1.0.0'}}\nprofiles:\n"))
+    first = floe_subprocess(["compile"], cwd=demo, env=env)  # pulls into the cache, writes floe.lock
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (demo / "floe.lock").is_file()
+
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, "compile"], cwd=demo, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+    output, _, tail = proc.stderr.rpartition("\n__MODULES__")
+    report = json.loads(tail)
+    assert report["code"] in (0, None), proc.stdout + output
+    modules = report["modules"]
+    assert "floe.releases.pull" in modules  # the platform really came from the release cache
+    assert sorted(m for m in modules if m.split(".")[0] in NETWORK) == [], output
+    assert "floe.releases.registry" not in modules
+    assert heavy_imports(modules) == []
+
+
+def test_validate_with_an_oci_platform_ref_never_contacts_the_registry(demo: Path) -> None:
+    import socket
+
+    with socket.socket() as listener:  # stands where the registry would be, and counts callers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        text = (demo / "floe.yaml").read_text()
+        (demo / "floe.yaml").write_text(text.replace(
+            "profiles:\n", f"platform: {{ref: 'oci://{host}/acme/platform:v1.0.0'}}\nprofiles:\n"))
+        code, modules, output = run_and_list_modules(["validate", "floe.yaml"], demo)
+        assert code in (0, None), output
+        assert "floe.yaml: ok" in output
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    assert not [m for m in modules if m.startswith("floe.releases")], output

@@ -42,6 +42,9 @@ class PlatformFile:
     display: str
     parsed: ParsedPlatform
     report: Report
+    #: For a release pulled from a registry: the ``oci://`` reference and the manifest digest.
+    ref: str | None = None
+    release_digest: str | None = None
 
 
 @attrs.frozen
@@ -76,24 +79,35 @@ class Policy:
 # -- loading the chain ----------------------------------------------------------------------
 
 
-def load_chain(path: Path, display: str, parsed: ParsedPlatform,
-               report: Report) -> tuple[list[PlatformFile], bool]:
+def load_chain(path: Path, display: str, parsed: ParsedPlatform, report: Report,
+               release: Any = None, update: bool = False) -> tuple[list[PlatformFile], bool]:
     """Follow ``metadata.parent`` from a parsed platform to the root, reading each parent.
+
+    A parent may be an ``oci://`` release (pulled, verified, its tag locked in ``floe.lock``
+    beside the child; ``update`` moves the lock). ``release`` is the pulled release the
+    platform itself came from, if it did.
 
     :returns: the files read, root first, and whether the chain is complete; when it is not
         (a parent is missing, invalid or a cycle), the error is in the report of the file
         whose ``metadata.parent`` could not be followed.
     """
-    chain = [PlatformFile(path, display, parsed, report)]
+    chain = [PlatformFile(path, display, parsed, report, *_pulled(release))]
     seen = {path.resolve(): display}
     while chain[-1].parsed.platform.metadata.parent:
         child = chain[-1]
         ref = child.parsed.platform.metadata.parent
         where: DocPath = ("metadata", "parent")
         if ref.startswith("oci://"):
-            child.report.error(where, f"'{ref}' is an OCI reference; this floe reads parent "
-                               "platforms from disk only: give a path relative to this file")
-            return list(reversed(chain)), False
+            pulled = _pull_parent(child, ref, update)
+            if pulled is None:
+                return list(reversed(chain)), False
+            parent, parent_report = parse_platform(pulled.document())
+            if parent is None or parent_report.errors:
+                child.report.extend(parent_report.items)
+                return list(reversed(chain)), False
+            chain.append(PlatformFile(pulled.platform_path, pulled.ref, parent, parent_report,
+                                      *_pulled(pulled)))
+            continue
         parent_path = child.path.parent / ref
         if parent_path.is_dir():
             for name in ("platform.yaml", "manifest.yaml"):
@@ -118,6 +132,32 @@ def load_chain(path: Path, display: str, parsed: ParsedPlatform,
             return list(reversed(chain)), False
         chain.append(PlatformFile(parent_path, parent_display, parent, parent_report))
     return list(reversed(chain)), True
+
+
+def _pulled(release: Any) -> tuple[str | None, str | None]:
+    return (release.ref, release.digest) if release is not None else (None, None)
+
+
+def _pull_parent(child: PlatformFile, ref: str, update: bool) -> Any:
+    """The verified parent release, or None with the error in the child's report."""
+    from floe.diagnostics import FloeError
+    from floe.releases.pull import pull
+
+    # A pulled platform has its parents merged in, so only files on disk name a parent here.
+    try:
+        verify = child.parsed.platform.metadata.parent_verify
+        key = None
+        if verify is not None:
+            from floe.releases.signing import public_key_from
+
+            if "public_key" not in verify:
+                raise FloeError("metadata.parent_verify needs public_key: FILE or {secret_ref: name}")
+            key = public_key_from(verify["public_key"], child.path.parent, "metadata.parent_verify.public_key")
+        return pull(ref, child.path.parent, update=update, what="metadata.parent", public_key=key)
+    except FloeError as exc:
+        for diagnostic in exc.diagnostics:
+            child.report.error(("metadata", "parent"), diagnostic.message)
+        return None
 
 
 # -- merging --------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class PlatformMetadata:
     version: str | None = None
     scope: Literal["enterprise", "domain", "product"] | None = None
     parent: str | None = None
+    #: ``{public_key: FILE | {secret_ref: name}}``: the ``oci://`` parent must be signed by it.
+    parent_verify: dict[str, Any] | None = None
     owner: str | None = None
     description: str | None = None
 

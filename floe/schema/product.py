@@ -78,11 +78,34 @@ class ProductMetadata:
     description: str | None = None
 
 
+@field_check
+def _version_range(value: str | None) -> None:
+    if value is None:
+        return
+    from floe.releases.compatibility import check_range
+
+    try:
+        check_range(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+@attrs.frozen
+class VerifyPin:
+    """Require a valid signature on the platform release: the PEM file of the public key
+    (relative to floe.yaml)."""
+
+    public_key: str
+
+
 @attrs.frozen
 class PlatformPin:
-    """Which platform this product compiles against: a path or an ``oci://`` reference."""
+    """Which platform this product compiles against: a path or an ``oci://`` reference, and
+    the range of platform versions it accepts (``">=1.2.0, <2.0.0"``)."""
 
-    ref: str
+    ref: str | None = None
+    version: str | None = attrs.field(default=None, validator=_version_range)
+    verify: VerifyPin | None = None
 
 
 @attrs.frozen
