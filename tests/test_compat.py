@@ -129,6 +129,16 @@ def test_apply_updates_gives_what_pyiceberg_stages_and_leaves_the_input_alone(ta
     assert "a" not in table.metadata.properties
 
 
+def test_transaction_table_and_requirements_are_what_its_commit_sends(table) -> None:
+    from pyiceberg.table.update import AssertTableUUID, SetPropertiesUpdate
+
+    transaction = table.transaction()
+    assert compat.transaction_table(transaction) is table
+    requirement = AssertTableUUID(uuid=table.metadata.table_uuid)
+    compat.stage_updates(transaction, (SetPropertiesUpdate(updates={"a": "1"}),), (requirement,))
+    assert requirement in compat.staged_requirements(transaction)
+
+
 # -- pyiceberg: catalogs ----------------------------------------------------------------------
 
 
@@ -169,6 +179,49 @@ def test_rest_catalog_class_prepares_the_session_every_request_goes_through() ->
         server.shutdown()
         server.server_close()
     assert any(url.endswith("/v1/config") for url in sent), sent
+
+
+def test_sql_catalog_internals_stage_check_and_insert_as_the_embedded_catalog_commits(table) -> None:
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import AssertTableUUID, SetPropertiesUpdate
+
+    catalog = table.catalog
+    assert isinstance(catalog, SqlCatalog)
+    staged = compat.sql_update_and_stage(catalog, table, table.name(), (AssertTableUUID(uuid=table.metadata.table_uuid),),
+                                         (SetPropertiesUpdate(updates={"a": "1"}),))
+    assert staged.metadata.properties["a"] == "1"
+    assert compat.metadata_version(catalog, staged.metadata_location) == \
+        compat.metadata_version(catalog, table.metadata_location) + 1
+    import uuid
+
+    with pytest.raises(CommitFailedException):  # a failed requirement refuses the change
+        compat.sql_update_and_stage(catalog, table, table.name(), (AssertTableUUID(uuid=uuid.uuid4()),), ())
+    row = compat.sql_table_row(catalog, "gold", "new_table", "file:///m.json")
+    assert {"catalog_name": catalog.name, "table_namespace": "gold", "table_name": "new_table",
+            "metadata_location": "file:///m.json"}.items() <= row.items()
+
+
+def test_rest_session_and_endpoints_are_what_the_rest_catalog_fetched(tmp_path: Path) -> None:
+    import requests
+    from pyiceberg.catalog.sql import SqlCatalog
+    from support.iceberg_rest import RestCatalogServer
+
+    (tmp_path / "w").mkdir()
+    backing = SqlCatalog("backing", uri=f"sqlite:///{tmp_path / 'rest.db'}", warehouse=(tmp_path / "w").as_uri())
+    server = RestCatalogServer(backing, warehouse="prod", client_id="floe", client_secret="s3cret").start()
+    try:
+        catalog = compat.rest_catalog_class(lambda session: None)(
+            "t", uri=server.url, warehouse="prod", credential="floe:s3cret", scope="PRINCIPAL_ROLE:ALL",
+            **{"oauth2-server-uri": f"{server.url}/v1/oauth/tokens"})
+        offered = {str(endpoint) for endpoint in compat.rest_supported_endpoints(catalog)}
+        assert "POST /v1/{prefix}/transactions/commit" in offered
+        session = compat.rest_session(catalog)
+        assert isinstance(session, requests.Session)
+        # The session carries the catalog's token: a call on it is authorised.
+        assert session.get(catalog.url("namespaces", prefixed=True)).status_code == 200
+    finally:
+        server.stop()
 
 
 # -- pyiceberg: manifests and Parquet ---------------------------------------------------------

@@ -116,6 +116,7 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
 
     from pyiceberg.serializers import ToOutputFile
 
+    from floe.runtime import compat
     from floe.runtime.commit import TablesCommitFailed
     from floe.runtime.journal import OBSOLETE, WRITTEN
 
@@ -128,7 +129,7 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
             if current is not None and metadata is not None:
                 new = _next_metadata(catalog, current, requirements, metadata)
             else:
-                new = catalog._update_and_stage_table(current, table.name(), requirements, updates)  # noqa: SLF001
+                new = compat.sql_update_and_stage(catalog, current, table.name(), requirements, updates)
         except CommitFailedException as exc:
             failed.append(name)
             details.append(str(exc))
@@ -152,8 +153,8 @@ def _commit_tables(catalog: Any, changes: list, journal: Any) -> list:
                 try:
                     # A failed INSERT aborts only itself in SQLite; the transaction is rolled
                     # back below.
-                    session.execute(insert(IcebergTables).values(**catalog._create_table_row(  # noqa: SLF001
-                        namespace, table_name, new.metadata_location)))
+                    session.execute(insert(IcebergTables).values(**compat.sql_table_row(
+                        catalog, namespace, table_name, new.metadata_location)))
                 except IntegrityError:
                     failed.append(f"{namespace}.{table_name}")
                     details.append(f"table {namespace}.{table_name} was created meanwhile")
@@ -201,6 +202,8 @@ def _next_metadata(catalog: Any, current: Any, requirements: Any, staged: Any) -
     from pyiceberg.table.locations import load_location_provider
     from pyiceberg.table.metadata import MetadataLogEntry
 
+    from floe.runtime import compat
+
     for requirement in requirements:
         requirement.validate(current.metadata)
     keep = max(1, int(staged.properties.get("write.metadata.previous-versions-max", 100)))
@@ -211,7 +214,7 @@ def _next_metadata(catalog: Any, current: Any, requirements: Any, staged: Any) -
         updated = int(time.time() * 1000)
     metadata = staged.model_copy(update={"metadata_log": log[-keep:],
                                          "last_updated_ms": updated})
-    version = catalog._parse_metadata_version(current.metadata_location) + 1  # noqa: SLF001
+    version = compat.metadata_version(catalog, current.metadata_location) + 1
     location = load_location_provider(metadata.location, metadata.properties).new_table_metadata_file_location(version)
     return _NextMetadata(metadata, location)
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from floe.diagnostics import FloeError
-from floe.runtime import snapshots
+from floe.runtime import compat, snapshots
 
 if TYPE_CHECKING:
     from floe.runtime.journal import Journal
@@ -51,7 +51,7 @@ class TablesCommitFailed(Exception):
 
 def compat_table(transaction: Any) -> Any:
     """The table a pyiceberg transaction stages changes on."""
-    return transaction._table  # noqa: SLF001 - pyiceberg keeps no public name for it
+    return compat.transaction_table(transaction)
 
 
 def pending(transaction: Any) -> TableChange:
@@ -61,10 +61,10 @@ def pending(transaction: Any) -> TableChange:
     from pyiceberg.table.update import AssertCreate, AssertTableUUID
 
     table = compat_table(transaction)
-    updates = transaction._updates  # noqa: SLF001 - what commit_transaction sends
+    updates = compat.staged_updates(transaction)  # what commit_transaction sends
     if isinstance(transaction, CreateTableTransaction):
         return TableChange(table, (AssertCreate(),), updates)
-    requirements = (*transaction._requirements,  # noqa: SLF001
+    requirements = (*compat.staged_requirements(transaction),
                     AssertTableUUID(uuid=transaction.table_metadata.table_uuid))
     return TableChange(table, requirements, updates, transaction.table_metadata)
 

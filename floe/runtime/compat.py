@@ -74,6 +74,16 @@ def base_metadata(transaction: Any) -> Any:
     return transaction._table.metadata  # noqa: SLF001
 
 
+def transaction_table(transaction: Any) -> Any:
+    """The table a transaction stages changes on (a ``StagedTable`` for a table it creates)."""
+    return transaction._table  # noqa: SLF001
+
+
+def staged_requirements(transaction: Any) -> tuple:
+    """The requirements a transaction has staged so far, as its commit would send them."""
+    return transaction._requirements  # noqa: SLF001
+
+
 def apply_updates(metadata: Any, updates: Iterable[Any]) -> Any:
     """``metadata`` with ``updates`` applied, as the catalog would apply them on commit.
 
@@ -106,6 +116,27 @@ def rest_catalog_class(prepare_session: Callable[[Any], None]) -> type:
             super()._config_headers(session)
 
     return FloeRestCatalog
+
+
+def sql_update_and_stage(catalog: Any, current: Any, identifier: tuple, requirements: tuple,
+                         updates: tuple) -> Any:
+    """The ``StagedTable`` a metastore catalog would commit: requirements checked against
+    ``current`` (``None`` for a new table), updates applied, a new metadata location chosen
+    (``MetastoreCatalog._update_and_stage_table``). Raises ``CommitFailedException`` when a
+    requirement fails."""
+    return catalog._update_and_stage_table(current, identifier, requirements, updates)  # noqa: SLF001
+
+
+def sql_table_row(catalog: Any, namespace: str, table_name: str, metadata_location: str) -> dict[str, Any]:
+    """The column values of a new row of ``SqlCatalog``'s ``iceberg_tables`` table
+    (``SqlCatalog._create_table_row``)."""
+    return catalog._create_table_row(namespace, table_name, metadata_location)  # noqa: SLF001
+
+
+def metadata_version(catalog: Any, metadata_location: str) -> int:
+    """The version number in a metadata file's name (``00007-<uuid>.metadata.json`` → 7;
+    ``MetastoreCatalog._parse_metadata_version``)."""
+    return catalog._parse_metadata_version(metadata_location)  # noqa: SLF001
 
 
 def rest_session(catalog: Any) -> Any:
@@ -191,7 +222,9 @@ def event_log_init_db(storage: Any, engine: Any) -> None:
 
 
 __all__ = ["SUPPORTED_PYICEBERG", "check_pyiceberg", "stage_updates", "staged_updates",
-           "base_metadata", "apply_updates", "parquet_writer_options", "inherit_from_manifest",
+           "base_metadata", "apply_updates", "transaction_table", "staged_requirements",
+           "sql_update_and_stage", "sql_table_row", "metadata_version", "rest_session",
+           "rest_supported_endpoints", "parquet_writer_options", "inherit_from_manifest",
            "avro_file_class", "rest_catalog_class", "read_avro_header", "parquet_file_metadata", "sqlite_event_log_storage",
            "event_log_lock", "event_log_initialized", "event_log_init_db",
            "QUEUED_RUN_COORDINATOR_MODULE", "EVENT_LOG_MEMBERS"]

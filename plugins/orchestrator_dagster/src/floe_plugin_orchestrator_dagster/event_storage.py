@@ -100,7 +100,7 @@ def _scrubbed(event: Any) -> Any:
 
     if not active():  # no secret resolved in this process: nothing to look for
         return event
-    from dagster._serdes import deserialize_value, serialize_value
+    from dagster import deserialize_value, serialize_value
 
     text = serialize_value(event)
     return deserialize_value(scrub(text), type(event)) if contains_secret(text) else event
