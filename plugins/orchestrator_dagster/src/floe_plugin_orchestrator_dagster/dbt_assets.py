@@ -14,6 +14,7 @@ once per transform, for dagster-dbt's assets and dbt's in-memory manifest.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
@@ -60,7 +61,16 @@ class DbtProject:
         self.manifest_json = json.loads(self.manifest_path.read_bytes())
         self.nodes = self.manifest_json["nodes"]
         self._write_profiles()
-        self.manifest = _load_manifest(self.manifest_json)
+
+    @functools.cached_property
+    def manifest(self) -> Any:
+        """dbt's in-memory manifest, which only a build needs.
+
+        Loading a code location (``dagster code-server``, ``floe dev``) builds the assets from
+        ``manifest_json`` alone; importing dbt's contracts and building these objects was about
+        half of the load time of a 1,000-model product, so it waits until a run asks for it.
+        """
+        return _load_manifest(self.manifest_json)
 
     def planned(self, unique_id: str) -> PlannedNode:
         """The publish plan's entry of a node (its layer, its table)."""

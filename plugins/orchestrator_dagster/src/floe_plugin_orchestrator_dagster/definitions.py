@@ -72,6 +72,7 @@ def build_definitions(context: RunContext, request: RunRequest) -> tuple["Defini
     names = asset_names(context)
     python_defs = [build_asset(spec, node, names) for spec, node in planned_assets(context)]
     resource = FloeRun(context, request)
+    resource.dbt_projects = projects
     python_selection = AssetSelection.assets(*python_defs) if python_defs else None
     jobs = []
     for job in config.get("jobs", []):
@@ -130,6 +131,8 @@ def _run(config: dict, context: RunContext, request: RunRequest, observer: Any) 
         warnings.simplefilter("ignore", DeprecationWarning)
         _, resource, assets = build_definitions(context, request)
         resource.observer = observer
+        for project in resource.dbt_projects:
+            project.manifest  # noqa: B018 - a run builds, so load dbt's manifest before the freeze
         # Everything loaded so far (Dagster, dbt, the manifest) lives until the run ends; moving
         # it out of the garbage collector's view stops every collection during the build and
         # the publish from re-scanning millions of long-lived objects.
