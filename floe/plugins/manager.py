@@ -139,7 +139,11 @@ class Plugin:
         except FloeError:
             raise  # the plugin's own message for the user
         except Exception as exc:
-            if os.environ.get("FLOE_DEBUG"):
+            from floe.environment_errors import environment_problem
+
+            # A full disk or a read-only folder is the machine's problem, not the plugin's: it
+            # goes up as it is, and the CLI says what to do about it.
+            if os.environ.get("FLOE_DEBUG") or environment_problem(exc) is not None:
                 raise
             raise PluginFailure(self, f"floe_{self.kind}_{verb}", exc) from exc
 
