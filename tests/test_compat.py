@@ -227,6 +227,22 @@ def test_rest_session_and_endpoints_are_what_the_rest_catalog_fetched(tmp_path: 
 # -- pyiceberg: manifests and Parquet ---------------------------------------------------------
 
 
+def test_filesystem_factory_builds_a_filesystem_from_the_fileios_current_properties() -> None:
+    import pyarrow.fs
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    io = PyArrowFileIO(properties={"s3.access-key-id": "old", "s3.secret-access-key": "x",
+                                   "s3.region": "us-east-1"})
+    local = compat.filesystem_factory(io)("file", None)
+    assert isinstance(local, pyarrow.fs.LocalFileSystem)
+    first = compat.filesystem_factory(io)("s3", "bucket")
+    assert isinstance(first, pyarrow.fs.S3FileSystem)
+    # Uncached: a second call builds a new filesystem (the refreshing FileIO relies on it to
+    # pick up new keys from the properties).
+    io.properties = {**io.properties, "s3.access-key-id": "new"}
+    assert compat.filesystem_factory(io)("s3", "bucket") is not first
+
+
 def test_parquet_writer_options_follow_the_table_properties(tmp_path: Path) -> None:
     options = compat.parquet_writer_options({"write.parquet.compression-codec": "zstd",
                                              "write.parquet.compression-level": "3"})

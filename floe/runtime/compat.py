@@ -154,6 +154,12 @@ def rest_supported_endpoints(catalog: Any) -> Any:
 # -- pyiceberg: manifests and Parquet ---------------------------------------------------------
 
 
+def filesystem_factory(fileio: Any) -> Callable[[str, str | None], Any]:
+    """The function a ``PyArrowFileIO`` builds a pyarrow filesystem with for a scheme and
+    netloc from its current properties (``PyArrowFileIO._initialize_fs``), uncached."""
+    return fileio._initialize_fs  # noqa: SLF001
+
+
 def parquet_writer_options(table_properties: dict[str, str]) -> dict[str, Any]:
     """``pyarrow.parquet.ParquetWriter`` options for a table's ``write.parquet.*`` properties
     (compression, level, page sizes), as pyiceberg derives them for its own writes."""
@@ -224,7 +230,7 @@ def event_log_init_db(storage: Any, engine: Any) -> None:
 __all__ = ["SUPPORTED_PYICEBERG", "check_pyiceberg", "stage_updates", "staged_updates",
            "base_metadata", "apply_updates", "transaction_table", "staged_requirements",
            "sql_update_and_stage", "sql_table_row", "metadata_version", "rest_session",
-           "rest_supported_endpoints", "parquet_writer_options", "inherit_from_manifest",
+           "rest_supported_endpoints", "filesystem_factory", "parquet_writer_options", "inherit_from_manifest",
            "avro_file_class", "rest_catalog_class", "read_avro_header", "parquet_file_metadata", "sqlite_event_log_storage",
            "event_log_lock", "event_log_initialized", "event_log_init_db",
            "QUEUED_RUN_COORDINATOR_MODULE", "EVENT_LOG_MEMBERS"]

@@ -11,7 +11,7 @@ were opened with: the provider refreshes keys well before they expire, so those 
 
 Selected with pyiceberg's ``py-io-impl`` property. Relies on ``PyArrowFileIO.fs_by_scheme``
 (the memoised filesystem factory every file operation goes through) and its private
-``_initialize_fs``.
+``_initialize_fs`` (reached through :func:`floe.runtime.compat.filesystem_factory`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
-from floe.runtime import live_keys
+from floe.runtime import compat, live_keys
 
 #: The ``py-io-impl`` value that selects this FileIO.
 IMPL = f"{__name__}.RefreshingFileIO"
@@ -39,7 +39,7 @@ class RefreshingFileIO(PyArrowFileIO):
         self._install()
 
     def _install(self) -> None:
-        self._filesystems = lru_cache(self._initialize_fs)
+        self._filesystems = lru_cache(compat.filesystem_factory(self))
         self.fs_by_scheme = self._filesystem
 
     def _filesystem(self, scheme: str, netloc: str | None = None) -> Any:
@@ -58,7 +58,7 @@ class RefreshingFileIO(PyArrowFileIO):
                 return
             self.properties = {**self.properties, **live_keys.s3_properties(keys)}
             # Filesystems built with the old keys are dropped; the next call builds new ones.
-            self._filesystems = lru_cache(self._initialize_fs)
+            self._filesystems = lru_cache(compat.filesystem_factory(self))
             self._keys = keys
 
     def __getstate__(self) -> dict[str, Any]:
