@@ -19,6 +19,7 @@ import yaml
 
 from floe.artifacts import DbtTransform
 from floe.runtime.publish import Publisher, Staged, stage
+from floe_plugin_orchestrator_dagster import engine_tables
 from floe_plugin_orchestrator_dagster.layers import model_layer
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
@@ -55,6 +56,10 @@ class DbtProject:
         self.layers = {model.unique_id: model.layer for model in transform.models}
         self._write_profiles()
         self.manifest = _load_manifest(self.manifest_path, self.nodes)
+        #: True when the compute engine writes the catalog's tables itself (see engine_tables).
+        self.engine_writes_tables = context.compute_writes_tables()
+        if self.engine_writes_tables:
+            engine_tables.place_in_layers(self)
 
     def layer(self, unique_id: str, name: str, fqn: Any) -> str:
         """The namespace of a model's table: the layer compile placed it in, else by its name."""
@@ -168,7 +173,10 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
              and key_of[item.node.unique_id] in context.selected_asset_keys]
     to_publish = [node for node in built
                   if node.resource_type == "model" and node.config.materialized in PUBLISHED]
-    published = _publish_models(floe, project, to_publish)
+    if project.engine_writes_tables:
+        published = engine_tables.report(floe, project, to_publish)
+    else:
+        published = _publish_models(floe, project, to_publish)
     timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
     for node in built:
         metadata: dict[str, Any] = {"materialized": node.config.materialized,
