@@ -280,8 +280,8 @@ def dbt_executable() -> Path:
     if found:
         return Path(found)
     raise FloeError("floe compile reads the dbt project with `dbt parse`, but dbt is not installed "
-                    f"beside {sys.executable} nor on PATH: pip install dbt-duckdb (or the dbt "
-                    "adapter of your compute plugin)")
+                    f"beside {sys.executable} nor on PATH: pip install the platform's compute "
+                    "plugin (floe-plugin-compute-<type>), which brings dbt and its adapter")
 
 
 def run_parse(product_dir: Path, project_dir: str, cache: Path, profile_name: str, target: str,
@@ -289,8 +289,8 @@ def run_parse(product_dir: Path, project_dir: str, cache: Path, profile_name: st
     """Run ``dbt parse`` writing only under ``cache``; return the seconds it took."""
     dbt = dbt_executable()
     cache.mkdir(parents=True, exist_ok=True)
-    # JSON is YAML: the profile floe compiled, with the database file anchored at the product.
-    profiles = {profile_name: {"target": target, "outputs": {target: _anchored(output, product_dir)}}}
+    # JSON is YAML: the profile floe compiled, without its secret references.
+    profiles = {profile_name: {"target": target, "outputs": {target: _parse_target(output)}}}
     write_atomic(cache / "profiles.yml", json.dumps(profiles, indent=2, sort_keys=True) + "\n")
     command = [str(dbt), "parse", "--quiet", "--no-use-colors",
                "--project-dir", str((product_dir / project_dir).resolve()),
@@ -312,13 +312,24 @@ def run_parse(product_dir: Path, project_dir: str, cache: Path, profile_name: st
     return seconds
 
 
-def _anchored(output: dict[str, Any], product_dir: Path) -> dict[str, Any]:
-    output = dict(output)
-    path = output.get("path")
-    if output.get("type") == "duckdb" and isinstance(path, str) and path != ":memory:" \
-            and ":" not in path.split("/")[0] and not os.path.isabs(path):
-        output["path"] = str((product_dir / path).resolve())
-    return output
+def _parse_target(output: dict[str, Any]) -> dict[str, Any]:
+    """The target as ``dbt parse`` gets it: secret references replaced by a placeholder.
+
+    Compile never reads a secret, and parsing needs none: dbt checks only that each credential
+    is a string. Relative paths in the target (a database file) already resolve against the
+    product directory, which is dbt's working directory.
+    """
+    return _without_secrets(output)
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) <= {"secret_ref", "key"} and "secret_ref" in value:
+            return "floe-compile-reads-no-secret"
+        return {key: _without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
 
 
 # -- fingerprint ----------------------------------------------------------------------------

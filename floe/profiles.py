@@ -120,7 +120,7 @@ class Resolver:
         settings_data = {k: v for k, v in raw.items() if k not in (field, "credentials")}
         credentials = None
         if "credentials" in raw:
-            if kind not in ("storage", "catalog"):
+            if kind not in ("storage", "catalog", "compute"):
                 self.report.error(path + ("credentials",), f"a {kind} section takes no credentials")
             else:
                 cred = self.section("credentials", raw["credentials"], path + ("credentials",),

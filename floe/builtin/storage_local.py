@@ -40,3 +40,9 @@ def floe_storage_connect(config: dict, context: "RunContext") -> dict:
     root = context.path(config["path"])
     root.mkdir(parents=True, exist_ok=True)
     return {"warehouse": root.as_uri(), "properties": {}}
+
+
+@hookimpl
+def floe_storage_engine_properties(config: dict, context: "RunContext") -> dict:
+    """The warehouse directory's URI: an engine on this machine writes there directly."""
+    return {"warehouse": context.storage["warehouse"]}

@@ -105,3 +105,25 @@ def _refreshing_fileio(provider: Any) -> dict[str, str]:
     from floe.runtime.refreshing_fileio import IMPL
 
     return {"py-io-impl": IMPL, live_keys.HANDLE_PROPERTY: live_keys.register(provider)}
+
+
+@hookimpl
+def floe_storage_engine_properties(config: dict, context: Any) -> dict:
+    """The bucket's endpoint, region and addressing for an engine, keys as secret references.
+
+    Only ``static`` keys can be handed over up front; with any other mode the engine uses its
+    own credential chain (or the keys the catalog vends with each table).
+    """
+    properties: dict[str, Any] = {"warehouse": config["warehouse"],
+                                  "s3.path-style-access": str(bool(config.get("path_style_access"))).lower()}
+    if config.get("endpoint"):
+        properties["s3.endpoint"] = config["endpoint"]
+    if config.get("region"):
+        properties["s3.region"] = config["region"]
+    credentials = config.get("credentials") or {}
+    if credentials.get("mode") == "static":
+        properties["s3.access-key-id"] = credentials["access_key_id"]
+        properties["s3.secret-access-key"] = credentials["secret_access_key"]
+        if credentials.get("session_token"):
+            properties["s3.session-token"] = credentials["session_token"]
+    return properties

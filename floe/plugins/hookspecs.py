@@ -363,6 +363,68 @@ def floe_compute_reader(config: dict, context: RunContext) -> Any:
     """
 
 
+# -- what an engine that writes the catalog's tables itself needs ------------------------------
+# A compute plugin either leaves its results for floe to publish (floe_compute_reader) or has
+# its engine write the Iceberg tables itself (floe_compute_writes_tables). Such an engine needs
+# the catalog's and the storage's connection properties; the catalog and storage plugins
+# provide them through the two hooks below, so a compute plugin never reads another plugin's
+# configuration and core never names an engine.
+
+
+@hookspec(firstresult=True)
+def floe_compute_writes_tables(config: dict) -> bool:
+    """Whether the engine writes the product's Iceberg tables into the catalog itself.
+
+    Optional; a compute plugin without it leaves the tables to floe. When it answers ``True``
+    floe does not read the results back nor publish them: each table model is built by the
+    engine directly in the catalog namespace of its layer (floe places it there before dbt
+    runs), and floe reports the table's snapshot from the catalog afterwards. dbt views and
+    seeds stay in the dbt target's own schema.
+
+    :param config: the compute section's ``config`` from CompiledArtifacts.
+    :returns: ``True`` when the engine writes the tables, ``False`` when floe publishes them.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def floe_storage_engine_properties(config: dict, context: Any) -> dict:
+    """The storage properties an engine needs to read and write table data itself.
+
+    Called at run time by compute plugins through ``context.engine_storage_properties()``.
+
+    :param config: the storage section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: Iceberg FileIO property names with string values (for S3: ``s3.endpoint``,
+        ``s3.region``, ``s3.path-style-access`` as ``"true"``/``"false"``) and, for keys the
+        platform configured up front, ``s3.access-key-id``, ``s3.secret-access-key`` and
+        ``s3.session-token``, each either a string or a ``{"secret_ref": ...}`` mapping (never a
+        secret value). Without keys the engine uses its own credential chain. Also ``warehouse``:
+        the URI tables live under.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def floe_catalog_engine_properties(config: dict, context: Any) -> dict | None:
+    """The Iceberg catalog properties an engine needs to open this catalog itself.
+
+    Called at run time by compute plugins through ``context.engine_catalog_properties()``, for
+    example to check or describe the engine's own catalog configuration.
+
+    :param config: the catalog section's ``config`` from CompiledArtifacts.
+    :param context: the :class:`floe.runtime.RunContext` of the run.
+    :returns: Iceberg catalog property names: ``type`` (``rest``), ``uri``, ``warehouse`` and,
+        with OAuth2, ``oauth2-server-uri``, ``scope``, ``oauth2.client-id`` and
+        ``oauth2.client-secret`` (a ``{"secret_ref": ...}`` mapping, never the value).
+        ``None`` when no engine but floe can open the catalog (a catalog in a local file).
+
+    .. versionadded:: 0.2
+    """
+
+
 @hookspec(firstresult=True)
 def floe_orchestrator_run(config: dict, context: RunContext, request: RunRequest) -> Any:
     """Execute the product once: build the selected assets and publish their tables.

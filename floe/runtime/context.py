@@ -175,3 +175,31 @@ class RunContext:
         """A reader of the engine's results, once dbt has finished."""
         section = self.artifacts.profiles.compute
         return self.plugin("compute", section).call("reader", config=section.config, context=self)
+
+    # -- what an engine that writes the tables itself is given --------------------------------
+
+    def compute_writes_tables(self) -> bool:
+        """Whether the compute engine writes the catalog's tables itself (floe then publishes none)."""
+        section = self.artifacts.profiles.compute
+        plugin = self.plugin("compute", section)
+        return bool(plugin.implements("writes_tables")
+                    and plugin.call("writes_tables", config=section.config))
+
+    def engine_storage_properties(self) -> dict:
+        """The storage's properties for an engine (Iceberg FileIO names, secrets as references).
+
+        ``{}`` when the storage plugin provides none.
+        """
+        section = self.artifacts.profiles.storage
+        plugin = self.plugin("storage", section)
+        if not plugin.implements("engine_properties"):
+            return {}
+        return dict(plugin.call("engine_properties", config=section.config, context=self))
+
+    def engine_catalog_properties(self) -> dict | None:
+        """The catalog's Iceberg properties for an engine; ``None`` when only floe can open it."""
+        section = self.artifacts.profiles.catalog
+        plugin = self.plugin("catalog", section)
+        if not plugin.implements("engine_properties"):
+            return None
+        return plugin.call("engine_properties", config=section.config, context=self)

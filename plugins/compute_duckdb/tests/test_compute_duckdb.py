@@ -130,8 +130,8 @@ def test_compute_takes_no_credentials():
     resolved, messages = resolve({"credentials": {"mode": "static", "access_key_id": "x",
                                                   "secret_access_key": {"secret_ref": "k"}}})
     assert resolved is None
-    assert messages == ["platform.yaml: compute.default.credentials: a compute section takes no "
-                        "credentials"]
+    assert messages == ["platform.yaml: compute.default.credentials: duckdb compute takes no "
+                        "credentials: it runs inside floe's own process; remove the block"]
 
 
 def test_loading_the_plugin_does_not_import_duckdb():

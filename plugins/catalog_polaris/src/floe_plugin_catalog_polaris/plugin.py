@@ -154,3 +154,21 @@ def floe_catalog_connect(config: dict, storage: dict, context: Any) -> Any:
     from floe_plugin_catalog_polaris import runtime
 
     return runtime.connect(config, storage, context)
+
+
+@hookimpl
+def floe_catalog_engine_properties(config: dict, context: Any) -> dict:
+    """The REST catalog's Iceberg properties for an engine; the client secret stays a reference."""
+    properties: dict[str, Any] = {"type": "rest", "uri": config["uri"]}
+    if config.get("warehouse"):
+        properties["warehouse"] = config["warehouse"]
+    credentials = config.get("credentials") or {}
+    if credentials.get("mode") == "oauth2":
+        properties["oauth2-server-uri"] = config["oauth2_server_uri"]
+        properties["oauth2.client-id"] = credentials["client_id"]
+        properties["oauth2.client-secret"] = credentials["client_secret"]
+        if config.get("scope"):
+            properties["scope"] = config["scope"]
+    if config.get("access_delegation"):
+        properties["header.X-Iceberg-Access-Delegation"] = config["access_delegation"]
+    return properties

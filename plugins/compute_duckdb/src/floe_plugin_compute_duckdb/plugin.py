@@ -123,6 +123,9 @@ def floe_compute_settings() -> type:
 @hookimpl
 def floe_compute_resolve(settings: DuckdbCompute, context: ResolveContext) -> dict:
     """Resolve to the database path and the dbt-duckdb target (unset values left out)."""
+    if context.credentials is not None:
+        context.error(("credentials",), "duckdb compute takes no credentials: it runs inside floe's "
+                      "own process; remove the block")
     limits = {key: _merged(settings, key, context) for key in _OWN_KEYS}
     duckdb_settings = _checked_settings(settings.settings, context)
     # threads bounds both dbt's concurrency and DuckDB's worker pool, which one process shares,

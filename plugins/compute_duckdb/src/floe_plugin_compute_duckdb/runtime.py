@@ -99,23 +99,24 @@ def s3_secret(context: "RunContext") -> dict | None:
     Keys stay secret references: run time writes them as ``env_var()`` calls, values only in
     the environment while dbt runs. Without static keys DuckDB uses the AWS credential chain.
     """
-    storage = context.artifacts.profiles.storage
-    if storage.type != "s3":
+    # The storage plugin says what an engine needs (Iceberg FileIO property names); this plugin
+    # never reads the storage plugin's own configuration.
+    storage = context.engine_storage_properties()
+    if not str(storage.get("warehouse", "")).startswith("s3://"):
         return None
-    config = storage.config
-    secret: dict = {"type": "s3", "url_style": "path" if config.get("path_style_access") else "vhost"}
-    if config.get("region"):
-        secret["region"] = config["region"]
-    if config.get("endpoint"):
-        scheme, _, host = config["endpoint"].partition("://")
+    path_style = storage.get("s3.path-style-access") == "true"
+    secret: dict = {"type": "s3", "url_style": "path" if path_style else "vhost"}
+    if storage.get("s3.region"):
+        secret["region"] = storage["s3.region"]
+    if storage.get("s3.endpoint"):
+        scheme, _, host = storage["s3.endpoint"].partition("://")
         secret["endpoint"] = host.rstrip("/")
         secret["use_ssl"] = scheme == "https"
-    credentials = config.get("credentials") or {}
-    if credentials.get("mode") == "static":
-        secret["key_id"] = credentials["access_key_id"]
-        secret["secret"] = credentials["secret_access_key"]
-        if credentials.get("session_token"):
-            secret["session_token"] = credentials["session_token"]
+    if "s3.secret-access-key" in storage:
+        secret["key_id"] = storage["s3.access-key-id"]
+        secret["secret"] = storage["s3.secret-access-key"]
+        if storage.get("s3.session-token"):
+            secret["session_token"] = storage["s3.session-token"]
     else:
         secret["provider"] = "credential_chain"
     return secret

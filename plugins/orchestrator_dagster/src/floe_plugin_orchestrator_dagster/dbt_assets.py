@@ -24,6 +24,7 @@ import yaml
 from floe.artifacts import DbtTransform, PlannedNode
 from floe.diagnostics import FloeError
 from floe.runtime.publish import Staged, stage
+from floe_plugin_orchestrator_dagster import engine_tables
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ class DbtProject:
         self.manifest_json = json.loads(self.manifest_path.read_bytes())
         self.nodes = self.manifest_json["nodes"]
         self._write_profiles()
+        #: True when the compute engine writes the catalog's tables itself (see engine_tables).
+        self.engine_writes_tables = context.compute_writes_tables()
+        if self.engine_writes_tables:
+            engine_tables.place_in_layers(self)
 
     @functools.cached_property
     def manifest(self) -> Any:
@@ -191,7 +196,10 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
              if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
              and key_of[item.node.unique_id] in context.selected_asset_keys]
     to_publish = [node for node in built if project.planned(node.unique_id).table is not None]
-    published = _publish_models(floe, project, to_publish)
+    if project.engine_writes_tables:
+        published = engine_tables.report(floe, project, to_publish)
+    else:
+        published = _publish_models(floe, project, to_publish)
     timing = {item.node.unique_id: round(item.execution_time, 3) for item in results}
     for node in built:
         metadata: dict[str, Any] = {"materialized": node.config.materialized,

@@ -1,0 +1,58 @@
+"""Table models an engine writes into the catalog itself (``floe_compute_writes_tables``).
+
+On such an engine floe publishes nothing: before dbt runs, each table model is placed in the
+schema of its layer (the catalog namespace floe would have published it to), so the engine
+creates it there; afterwards floe reads each table's new snapshot from the catalog to report it
+like a table floe published. dbt's views and seeds stay in the target's own schema.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from floe.runtime.outcome import TableResult
+
+if TYPE_CHECKING:
+    from floe_plugin_orchestrator_dagster.dbt_assets import DbtProject
+
+#: The publish plan's write modes as run results name them.
+MODES = {"replace": "overwrite", "append": "append", "merge": "merge"}
+
+
+def place_in_layers(project: "DbtProject") -> None:
+    """Point every table model of the in-memory manifest at its layer's schema."""
+    for unique_id, node in project.manifest.nodes.items():
+        planned = project.plan.get(unique_id)
+        if node.resource_type != "model" or planned is None or planned.table is None:
+            continue
+        layer = planned.table.namespace
+        if node.relation_name:
+            # database.schema.identifier, each part quoted or not as the adapter renders it;
+            # floe's names (validated identifiers) contain no dots.
+            parts = node.relation_name.split(".")
+            if len(parts) == 3:
+                parts[1] = parts[1].replace(node.schema, layer)
+                node.relation_name = ".".join(parts)
+        node.schema = layer
+        project.nodes[unique_id]["schema"] = layer
+
+
+def report(floe: Any, project: "DbtProject", nodes: list[Any]) -> dict[str, TableResult]:
+    """The tables the engine just wrote, as the catalog now holds them."""
+    catalog = floe.context.catalog
+    out = {}
+    for node in nodes:
+        planned = project.planned(node.unique_id).table
+        namespace, name = planned.namespace, planned.name
+        table = catalog.load_table((namespace, name))
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot is not None else None
+        mode = "overwrite" if floe.request.full_refresh else MODES[planned.mode]
+        result = TableResult(asset=node.name, table=f"{namespace}.{name}",
+                             rows=int(summary.get("total-records", 0)) if summary else 0,
+                             snapshot_id=snapshot.snapshot_id if snapshot is not None else 0,
+                             mode=mode)
+        floe.observer.table_published(result, table.schema().as_arrow())  # observability
+        floe.published(result)
+        out[node.unique_id] = result
+    return out

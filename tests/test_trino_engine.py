@@ -1,0 +1,212 @@
+"""The same dbt project on two engines, against Apache Iceberg's own REST catalog server.
+
+Real servers on 127.0.0.1, no stand-ins: moto's S3, Iceberg's reference REST catalog
+(RESTCatalogServer, tables in moto's S3) and a single-node Trino 476 whose Iceberg connector
+opens that catalog. On DuckDB floe publishes the tables; on Trino the engine writes them. The
+rows are compared with plain pyiceberg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import floe_subprocess
+from support import jvm_servers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLIENT_SECRET = "reference-catalog-client-secret"
+KEYS = {"aws_access_key_id": "floe-test", "aws_secret_access_key": "floe-test-secret"}
+BUCKET = "lake"
+
+PLATFORM = """\
+apiVersion: floe.dev/v1
+kind: Platform
+metadata: {{name: {name}}}
+storage:
+  default:
+    type: s3
+    bucket: lake
+    path: products
+    region: us-east-1
+    endpoint: {s3}
+    path_style_access: true
+    credentials:
+      mode: static
+      access_key_id: {{secret_ref: s3-keys, key: access-key-id}}
+      secret_access_key: {{secret_ref: s3-keys, key: secret-access-key}}
+catalogs:
+  default:
+    type: polaris
+    uri: {uri}
+    warehouse: s3://lake/products
+    credentials: {{mode: oauth2, client_id: floe, client_secret: {{secret_ref: catalog-oauth}}}}
+compute:
+  default: {compute}
+secrets: {{backends: [env]}}
+"""
+DUCKDB = "{type: duckdb, path: .floe/warehouse.duckdb, threads: 2}"
+TRINO = "{{type: trino, host: 127.0.0.1, port: {port}, http_scheme: http, catalog: lake, threads: 2}}"
+
+
+def _require_servers() -> None:
+    missing = jvm_servers.available()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"the JVM servers cannot start in CI: {missing}")
+        pytest.skip(missing)
+
+
+@contextlib.contextmanager
+def servers(work: Path) -> Iterator[dict]:
+    """moto's S3, Iceberg's REST catalog server on it, and Trino on that catalog, under ``work``.
+
+    Yields ``{"s3", "uri", "trino"}``: the S3 endpoint, the catalog's URI and
+    :func:`support.jvm_servers.trino_server`'s description of Trino.
+    """
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from floe_plugin_compute_trino.catalog_file import iceberg_catalog
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        s3 = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=s3, region_name="us-east-1", **KEYS).create_bucket(Bucket=BUCKET)
+        java_s3 = {"CATALOG_IO__IMPL": "org.apache.iceberg.aws.s3.S3FileIO", "CATALOG_S3_ENDPOINT": s3,
+                   "CATALOG_S3_PATH__STYLE__ACCESS": "true", "AWS_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": KEYS["aws_access_key_id"],
+                   "AWS_SECRET_ACCESS_KEY": KEYS["aws_secret_access_key"]}
+        with jvm_servers.iceberg_rest_server(work / "rest", f"s3://{BUCKET}/products", java_s3) as uri:
+            # Trino's catalog file from the same properties floe's plugins give an engine.
+            storage = {"warehouse": f"s3://{BUCKET}/products", "s3.endpoint": s3, "s3.region": "us-east-1",
+                       "s3.path-style-access": "true", "s3.access-key-id": KEYS["aws_access_key_id"],
+                       "s3.secret-access-key": KEYS["aws_secret_access_key"]}
+            catalog = {"type": "rest", "uri": uri, "warehouse": f"s3://{BUCKET}/products"}
+            with jvm_servers.trino_server({"lake": iceberg_catalog(catalog, storage, str)},
+                                          work / "trino") as trino:
+                yield {"s3": s3, "uri": uri, "trino": trino}
+    finally:
+        moto.stop()
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory):
+    """The servers of :func:`servers`, started once a session."""
+    _require_servers()
+    with servers(tmp_path_factory.mktemp("jvm")) as running:
+        yield running
+
+
+def _env():
+    return {"CATALOG_OAUTH": CLIENT_SECRET, "S3_KEYS_ACCESS_KEY_ID": KEYS["aws_access_key_id"],
+            "S3_KEYS_SECRET_ACCESS_KEY": KEYS["aws_secret_access_key"], "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def _product(tmp_path: Path, lake: dict) -> Path:
+    product = tmp_path / "jaffle"
+    shutil.copytree(FIXTURES / "foreign_dbt", product)
+    (product / "floe.yaml").write_text("name: jaffle\nversion: '0.1.0'\ntransforms: [{path: .}]\n")
+    for env, compute in (("duckdb", DUCKDB), ("trino", TRINO.format(port=lake["trino"]["port"]))):
+        (product / "platform" / env).mkdir(parents=True)
+        (product / "platform" / env / "platform.yaml").write_text(
+            PLATFORM.format(name=env, s3=lake["s3"], uri=lake["uri"], compute=compute))
+    return product
+
+
+def _catalog(lake: dict):
+    from pyiceberg.catalog.rest import RestCatalog
+
+    return RestCatalog("check", uri=lake["uri"], **{
+        "s3.endpoint": lake["s3"], "s3.region": "us-east-1", "s3.force-virtual-addressing": "false",
+        "s3.access-key-id": KEYS["aws_access_key_id"], "s3.secret-access-key": KEYS["aws_secret_access_key"]})
+
+
+def _rows(catalog, table: str) -> list[tuple]:
+    return sorted(tuple(row.values()) for row in catalog.load_table(table).scan().to_arrow().to_pylist())
+
+
+TABLES = ("staging.stg_customers", "marts.customer_order_counts")
+
+
+def test_a_foreign_dbt_project_gives_the_same_rows_on_duckdb_and_on_trino(tmp_path, lake):
+    product = _product(tmp_path, lake)
+    duck = floe_subprocess(["run", "--env", "duckdb"], product, env=_env(), timeout=600)
+    assert duck.returncode == 0, duck.stderr
+    catalog = _catalog(lake)
+    on_duckdb = {table: _rows(catalog, table) for table in TABLES}
+    duck_snapshots = {t: catalog.load_table(t).current_snapshot().snapshot_id for t in TABLES}
+    assert on_duckdb["marts.customer_order_counts"] == [(1, 2), (2, 1), (3, 0)]
+
+    trino = floe_subprocess(["run", "--env", "trino"], product, env=_env(), timeout=600)
+    assert trino.returncode == 0, trino.stderr
+    catalog = _catalog(lake)
+    assert {table: _rows(catalog, table) for table in TABLES} == on_duckdb
+    for table in TABLES:
+        # Trino wrote a new table in the same namespace: not floe's DuckDB snapshot any more.
+        assert catalog.load_table(table).current_snapshot().snapshot_id != duck_snapshots[table]
+        # The run summary names each table the same way whichever engine ran.
+        assert f"publish  {table}" in duck.stderr and f"publish  {table}" in trino.stderr, trino.stderr
+    # Views and seeds stay in the dbt target's schema; only table models land in their layer.
+    assert catalog.list_tables("staging") == [("staging", "stg_customers")]
+    assert CLIENT_SECRET not in trino.stdout + trino.stderr
+
+
+def test_the_trino_overhead_bench_runs_at_a_tiny_size(lake):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import trino_overhead
+
+    platform = PLATFORM.format(name="trino", s3=lake["s3"], uri=lake["uri"],
+                               compute=TRINO.format(port=lake["trino"]["port"]))
+    result = trino_overhead.measure(lake, _env(), platform, models=2, rows=100, runs=1)
+    assert result["floe"] > 0 and result["dbt"] > 0
+    catalog = _catalog(lake)
+    # floe placed the bench's table models in their layers; plain dbt built them in its schema.
+    assert ("silver", "silver_customers_0") in catalog.list_tables("silver")
+    assert ("plain", "silver_customers_0") in catalog.list_tables("plain")
+
+
+LOCAL_PLATFORM = """\
+apiVersion: floe.dev/v1
+kind: Platform
+metadata: {{name: laptop-rest}}
+storage: {{default: {{type: local}}}}
+catalogs:
+  default:
+    type: polaris
+    uri: {uri}
+    warehouse: local
+    credentials: {{mode: oauth2, client_id: floe, client_secret: {{secret_ref: catalog-oauth}}}}
+compute:
+  default: {{type: duckdb, path: .floe/warehouse.duckdb, threads: 2}}
+secrets: {{backends: [env]}}
+"""
+
+
+def test_floe_publishes_through_the_reference_rest_catalog_over_a_local_warehouse(tmp_path):
+    _require_servers()
+    from pyiceberg.catalog.rest import RestCatalog
+
+    warehouse = tmp_path / "warehouse"
+    with jvm_servers.iceberg_rest_server(tmp_path / "rest", warehouse.as_uri()) as uri:
+        product = tmp_path / "jaffle"
+        shutil.copytree(FIXTURES / "foreign_dbt", product)
+        (product / "floe.yaml").write_text("name: jaffle\nversion: '0.1.0'\ntransforms: [{path: .}]\n")
+        (product / "platform" / "local").mkdir(parents=True)
+        (product / "platform" / "local" / "platform.yaml").write_text(LOCAL_PLATFORM.format(uri=uri))
+        result = floe_subprocess(["run"], product, env={"CATALOG_OAUTH": CLIENT_SECRET}, timeout=600)
+        assert result.returncode == 0, result.stderr
+        catalog = RestCatalog("check", uri=uri)
+        table = catalog.load_table("marts.customer_order_counts")
+        assert _rows(catalog, "marts.customer_order_counts") == [(1, 2), (2, 1), (3, 0)]
+        assert table.metadata.location.startswith(warehouse.as_uri())
