@@ -218,10 +218,10 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20,
             # Where a steady publish's time goes (not timed: profiling slows it down). Staged
             # on this thread, as cProfile sees only the thread it runs on.
             from floe.runtime.commit import commit_tables
-            from floe.runtime.publish import stage
+            from floe.runtime.publish import stage_table
 
             profile.enable()
-            commit_tables(catalog, [stage(catalog, name.split("_")[0], name, table, asset=name)
+            commit_tables(catalog, [stage_table(catalog, name.split("_")[0], name, table, asset=name)
                                     for name, table in tables.items()])
             profile.disable()
     return statistics.median(passes), all_rounds, pstats.Stats(profile)
@@ -229,11 +229,11 @@ def bench_publish(tables: dict[str, object], work: Path, repeats: int = 20,
 
 def publish_all(catalog: object, tables: dict[str, object]) -> None:
     """As floe run publishes: every table of a run staged, then all committed at once."""
-    from floe.runtime.publish import Publisher, stage
+    from floe.runtime.publish import Publisher, stage_table
 
     publisher = Publisher(catalog)
     for name, table in tables.items():
-        publisher.submit(name, lambda name=name, table=table: stage(
+        publisher.submit(name, lambda name=name, table=table: stage_table(
             catalog, name.split("_")[0], name, table, asset=name))
     publisher.commit()
 

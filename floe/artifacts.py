@@ -73,7 +73,7 @@ class PlatformInfo:
 
 
 @attrs.frozen
-class Profiles:
+class ResolvedProfiles:
     """The product's resolved storage, catalog and compute profiles."""
 
     storage: ResolvedSection
@@ -203,7 +203,7 @@ class Classification:
 
 
 @attrs.frozen
-class Governance:
+class CompiledGovernance:
     """The product's governance intent, the effective platform policy and what compile enforced.
 
     ``policy_sources`` names, for each rule a platform file wrote, the file it comes from
@@ -312,13 +312,13 @@ class CompiledArtifacts:
     source_hash: str
     product: ProductInfo
     platform: PlatformInfo
-    profiles: Profiles
+    profiles: ResolvedProfiles
     secret_backends: list[ResolvedSection]
     orchestrator: ResolvedSection | None
     dbt: Dbt
     python_assets: PythonAssetsInfo
     schedules: list[ScheduleInfo]
-    governance: Governance
+    governance: CompiledGovernance
     observability: Observability
     secret_refs: list[SecretRefInfo]
     #: Which nodes run time builds and the Iceberg tables they publish (contract 1.2).

@@ -198,9 +198,9 @@ def compile_command(product: Path | None, platform: str | None, env: str | None,
                                "quality": attrs.asdict(governance.quality) if governance.quality else None},
                               indent=2))
         return
-    from floe.summary import describe
+    from floe.summary import describe_artifacts
 
-    click.echo(describe(artifacts, result.platform.display))
+    click.echo(describe_artifacts(artifacts, result.platform.display))
     click.echo(f"wrote {result.path}")
 
 
@@ -448,7 +448,7 @@ def platform_validate(file: Path | None, env: str | None, fmt: str) -> None:
 @handles_errors
 def platform_compile(file: Path | None, env: str | None, output: Path | None, fmt: str) -> None:
     """Validate a platform with its parent chain and show the effective policy."""
-    from floe.enforcement.effective import compile_platform, describe
+    from floe.enforcement.effective import compile_platform, describe_policy
 
     result = compile_platform(_platform_path(file, env))
     if fmt == "json":
@@ -456,7 +456,7 @@ def platform_compile(file: Path | None, env: str | None, output: Path | None, fm
     else:
         _emit(result.diagnostics)
         if result.ok:
-            click.echo(describe(result))
+            click.echo(describe_policy(result))
     if not result.ok:
         sys.exit(1)
     if output is not None:

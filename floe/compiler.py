@@ -23,12 +23,12 @@ from floe.artifacts import (
     Dbt,
     DbtTransform,
     EnforcementResult,
-    Governance,
+    CompiledGovernance,
     Observability,
     PlatformInfo,
     PluginProvenance,
     ProductInfo,
-    Profiles,
+    ResolvedProfiles,
     PublishPlan,
     PythonAssetsInfo,
     ResolvedSection,
@@ -36,7 +36,7 @@ from floe.artifacts import (
     SecretRefInfo,
 )
 from floe.diagnostics import ERROR, WARNING, Diagnostic, FloeError, Report, did_you_mean, one_of
-from floe.dbt_project import DbtProject, load_project
+from floe.dbt_project import DbtProjectModels, load_project
 from floe.discovery import PlatformLocation, display_path, locate_platform
 from floe.enforcement.rules import Outcome, ProjectModels, check_approved, enforce
 from floe.enforcement.inheritance import PlatformFile, Policy, load_chain, merge
@@ -171,7 +171,7 @@ class _Compiler:
         self.warnings: list[Diagnostic] = []
         self.fingerprints: dict[str, str] = {}
         #: Each dbt project as dbt parsed it, by project_dir (for the publish plan).
-        self.projects: dict[str, DbtProject] = {}
+        self.projects: dict[str, DbtProjectModels] = {}
         self.outcome: Outcome | None = None
 
     def assemble(self, location: PlatformLocation, product_text: str, platform_text: str) -> CompiledArtifacts:
@@ -210,7 +210,7 @@ class _Compiler:
                 scope=self.platform.metadata.scope,
                 parents=self._parents(location),
                 **_release_fields(location)),
-            profiles=Profiles(**sections),
+            profiles=ResolvedProfiles(**sections),
             secret_backends=secret_backends,
             orchestrator=_section(orchestrator) if orchestrator else None,
             dbt=dbt,
@@ -219,7 +219,7 @@ class _Compiler:
                                     list(s.transforms) if s.transforms is not None
                                     else [t.name for t in product.transforms], s.enabled)
                        for s in product.schedules],
-            governance=Governance(
+            governance=CompiledGovernance(
                 classification_source=product.governance.classification_source,
                 emit_lineage=product.governance.emit_lineage,
                 policy=plain_policy(self.policy),

@@ -96,7 +96,7 @@ class DbtNode:
 
 
 @attrs.frozen
-class DbtProject:
+class DbtProjectModels:
     """The models of a dbt project's root package (installed packages are not the product's),
     and the graph of every source, seed, snapshot and model dbt builds from it."""
 
@@ -109,7 +109,7 @@ class DbtProject:
 class LoadedProject:
     """A project read from its manifest, and whether dbt had to parse it this time."""
 
-    project: DbtProject
+    project: DbtProjectModels
     manifest: Path
     fingerprint: str
     parsed: bool
@@ -119,14 +119,14 @@ class LoadedProject:
 # -- reading a manifest ---------------------------------------------------------------------
 
 
-def read_manifest(path: str | os.PathLike) -> DbtProject:
+def read_manifest(path: str | os.PathLike) -> DbtProjectModels:
     """Turn dbt's ``manifest.json`` into records: the root project's enabled models."""
     with open(path, "rb") as fh:
         manifest = json.load(fh)
     return project_from_manifest(manifest)
 
 
-def project_from_manifest(manifest: dict[str, Any]) -> DbtProject:
+def project_from_manifest(manifest: dict[str, Any]) -> DbtProjectModels:
     """:func:`read_manifest` on an already loaded manifest."""
     project = manifest.get("metadata", {}).get("project_name") or ""
     nodes: dict[str, Any] = manifest.get("nodes", {})
@@ -166,7 +166,7 @@ def project_from_manifest(manifest: dict[str, Any]) -> DbtProject:
             tests=tuple(sorted(tests.get(unique_id, ()))),
         ))
     models.sort(key=lambda m: m.unique_id)
-    return DbtProject(name=project, models=tuple(models), graph=_graph(manifest))
+    return DbtProjectModels(name=project, models=tuple(models), graph=_graph(manifest))
 
 
 #: Node kinds that are part of what a run builds (tests are checks on them).

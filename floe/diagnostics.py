@@ -16,7 +16,7 @@ import attrs
 #: A position in a YAML document: ``(line, column)``, both 1-based.
 Position = tuple[int, int]
 #: A path into a document: mapping keys and sequence indexes.
-Path = tuple["str | int", ...]
+DocPath = tuple["str | int", ...]
 
 _ONE_LINE = {code: f"\\x{code:02x}" for code in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
 
@@ -24,7 +24,7 @@ ERROR = "error"
 WARNING = "warning"
 
 
-def dotted(path: Path) -> str:
+def dotted(path: DocPath) -> str:
     """Render a document path the way users write it: ``catalogs.default.uri``, ``transforms[0]``."""
     out = ""
     for part in path:
@@ -89,12 +89,12 @@ class Report:
     there (a missing key) is located at its nearest existing parent.
     """
 
-    def __init__(self, file: str = "", positions: dict[Path, Position] | None = None):
+    def __init__(self, file: str = "", positions: dict[DocPath, Position] | None = None):
         self.file = file
         self.positions = positions or {}
         self.items: list[Diagnostic] = []
 
-    def locate(self, path: Path) -> Position:
+    def locate(self, path: DocPath) -> Position:
         """Where ``path`` (or its closest present ancestor) stands in the file."""
         path = tuple(path)
         while path:
@@ -103,15 +103,15 @@ class Report:
             path = path[:-1]
         return self.positions.get((), (0, 0))
 
-    def error(self, path: Path, message: str) -> None:
+    def error(self, path: DocPath, message: str) -> None:
         """Record an error at ``path``."""
         self._add(path, message, ERROR)
 
-    def warn(self, path: Path, message: str) -> None:
+    def warn(self, path: DocPath, message: str) -> None:
         """Record a warning at ``path``; warnings never fail a command."""
         self._add(path, message, WARNING)
 
-    def _add(self, path: Path, message: str, severity: str) -> None:
+    def _add(self, path: DocPath, message: str, severity: str) -> None:
         line, col = self.locate(path)
         self.items.append(Diagnostic(self.file, line, col, dotted(tuple(path)), message, severity))
 

@@ -17,7 +17,7 @@ from floe.diagnostics import FloeError, did_you_mean
 if TYPE_CHECKING:
     from floe.artifacts import DbtTransform
     from floe.assets import AssetSpec
-    from floe.dbt_project import DbtProject
+    from floe.dbt_project import DbtProjectModels
 
 #: Medallion layers recognised from a node's name prefix when enforcement placed it nowhere.
 MEDALLION = ("bronze", "silver", "gold")
@@ -54,7 +54,7 @@ def planned_table(name: str, layer: str, materialized: str | None,
     return None
 
 
-def build_plan(transforms: Iterable["DbtTransform"], projects: dict[str, "DbtProject"],
+def build_plan(transforms: Iterable["DbtTransform"], projects: dict[str, "DbtProjectModels"],
                assets: Sequence["AssetSpec"], product_dir: Path) -> PublishPlan:
     """The plan of a product.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from floe.diagnostics import Path, Report
+from floe.diagnostics import DocPath, Report
 from floe.plugins.context import ResolveContext
 from floe.plugins.manager import KIND_FIELD, PluginError, PluginRegistry
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform
@@ -77,7 +77,7 @@ class Resolver:
         out = []
         seen: set[str] = set()
         for index, entry in enumerate(entries):
-            path: Path = ("secrets", "backends", index)
+            path: DocPath = ("secrets", "backends", index)
             raw = {"type": entry} if isinstance(entry, str) else entry
             resolved = self.section("secrets", raw, path, str(index))
             if resolved is None:
@@ -99,7 +99,7 @@ class Resolver:
 
     # -- one section --------------------------------------------------------------------------
 
-    def section(self, kind: str, raw: Any, path: Path, name: str) -> Resolved | None:
+    def section(self, kind: str, raw: Any, path: DocPath, name: str) -> Resolved | None:
         """Validate and resolve one section through its plugin; None when it has errors."""
         errors_before = len(self.report.errors)
         field = KIND_FIELD[kind]
@@ -149,7 +149,7 @@ class Resolver:
             config = {"mode": type_name, **config}
         return Resolved(kind, name, type_name, plugin.provenance, config)
 
-    def _settings(self, plugin: Any, data: dict, path: Path) -> Any:
+    def _settings(self, plugin: Any, data: dict, path: DocPath) -> Any:
         cls = plugin.settings_class
         if cls is None:
             for key in data:

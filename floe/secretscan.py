@@ -11,15 +11,15 @@ import hashlib
 import json
 import os
 import tempfile
-from pathlib import Path as FsPath
+from pathlib import Path
 
-from floe.diagnostics import Path
+from floe.diagnostics import DocPath
 from floe.yamlsafe import Document
 
 _CACHE_VERSION = "1"
 
 
-def scan_document(doc: Document) -> list[tuple[Path, str]]:
+def scan_document(doc: Document) -> list[tuple[DocPath, str]]:
     """Return ``(document path, secret type)`` for every secret-like string in ``doc``."""
     hits = _scan_cached(doc)
     return [(_path_at_line(doc, line), kind) for line, kind in hits]
@@ -45,9 +45,9 @@ def _scan_cached(doc: Document) -> list[tuple[int, str]]:
     return hits
 
 
-def _cache_dir(doc: Document) -> FsPath:
+def _cache_dir(doc: Document) -> Path:
     # Beside the file as the user named it (a symlinked floe.yaml keeps its state at the link).
-    return FsPath(os.path.abspath(doc.source)).parent / ".floe" / "cache"
+    return Path(os.path.abspath(doc.source)).parent / ".floe" / "cache"
 
 
 def _scan_text(text: str) -> list[tuple[int, str]]:
@@ -68,7 +68,7 @@ def _scan_text(text: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _path_at_line(doc: Document, line: int) -> Path:
+def _path_at_line(doc: Document, line: int) -> DocPath:
     on_line = [p for p, (ln, _) in doc.positions.items() if ln == line]
     if on_line:
         return max(on_line, key=len)

@@ -10,7 +10,7 @@ def _plugin(section: ResolvedSection) -> str:
     return f"{section.type}  ({plugin.distribution} {plugin.version})".rstrip()
 
 
-def describe(artifacts: CompiledArtifacts, platform_display: str) -> str:
+def describe_artifacts(artifacts: CompiledArtifacts, platform_display: str) -> str:
     """Lines like ``catalog   default -> sqlite  (floe 0.1.0)`` for each resolved section."""
     product, platform = artifacts.product, artifacts.platform
     label = " ".join(p for p in (platform.name, platform.version) if p) or "platform"

@@ -9,13 +9,13 @@ later error can name ``file:line:col`` and nothing a user writes can hang or cra
 from __future__ import annotations
 
 import datetime
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 import attrs
 import yaml
 
-from floe.diagnostics import FloeError, Path, Position, Report
+from floe.diagnostics import FloeError, DocPath, Position, Report
 from floe.filekinds import NotRegular, file_problem, read_regular
 
 #: Configuration files are small; anything bigger is a mistake or an attack.
@@ -47,7 +47,7 @@ class Document:
 
     file: str
     data: Any
-    positions: dict[Path, Position]
+    positions: dict[DocPath, Position]
     text: str = ""
     #: The real file behind the document, when it was read from disk.
     source: str | None = None
@@ -65,7 +65,7 @@ class _Limit(Exception):
         self.position = position
 
 
-def load_file(path: str | FsPath, display: str | None = None) -> Document:
+def load_file(path: str | Path, display: str | None = None) -> Document:
     """Read and load one YAML file; raise :class:`FloeError` for anything unreadable or unsafe."""
     name = display or str(path)
     try:
@@ -152,7 +152,7 @@ class _Builder:
         self.loader = loader
         self.count = 0
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
+    def build(self, node: yaml.Node, path: DocPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _Limit(f"document expands to more than {MAX_NODES} values (an alias bomb?); "
@@ -184,13 +184,13 @@ class _Builder:
             return node.value
         return value
 
-    def _bad_tag(self, node: yaml.Node, path: Path) -> None:
+    def _bad_tag(self, node: yaml.Node, path: DocPath) -> None:
         self.report.positions[path] = _mark(node)
         self.report.error(path, f"YAML tag '{node.tag}' is not allowed; floe reads plain YAML only "
                                 "(remove the tag)")
         return None
 
-    def _mapping(self, node: yaml.MappingNode, path: Path, merged: bool = False) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: DocPath, merged: bool = False) -> dict:
         out: dict = {}
         seen: dict = {}
         explicit = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
@@ -240,7 +240,7 @@ def _tag_name(tag: str) -> str:
     return tag.replace("tag:yaml.org,2002:", "!!")
 
 
-def _dotted_short(path: Path) -> str:
+def _dotted_short(path: DocPath) -> str:
     from floe.diagnostics import dotted
 
     text = dotted(path[:4])

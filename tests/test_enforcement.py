@@ -89,9 +89,9 @@ def model(name: str, path: str | None = None, tests: tuple[str, ...] = (), descr
 
 
 def run(pol: Policy, *models: DbtModel):
-    from floe.dbt_project import DbtProject
+    from floe.dbt_project import DbtProjectModels
 
-    return enforce(pol, [ProjectModels("core", "dbt", DbtProject("p", tuple(models)))])
+    return enforce(pol, [ProjectModels("core", "dbt", DbtProjectModels("p", tuple(models)))])
 
 
 def lines(outcome) -> list[str]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import floe
-from floe.plugins import KINDS, hookspecs
+from floe.plugins import PLUGIN_KINDS, hookspecs
 from floe.testing import assert_plugin_conforms
 
 FIXTURE_PLUGIN = Path(__file__).resolve().parent / "fixtures" / "example_plugin"
@@ -66,7 +66,7 @@ def test_version_markers_name_released_versions_only():
 
 def test_every_kind_has_a_settings_and_a_resolve_hook():
     names = {name for name, _ in _hooks()}
-    for kind in KINDS:
+    for kind in PLUGIN_KINDS:
         assert {f"floe_{kind}_settings", f"floe_{kind}_resolve"} <= names
 
 

@@ -16,7 +16,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from floe.builtin.catalog_sqlite import embedded_catalog
 from floe.diagnostics import FloeError
 from floe.runtime.journal import Journal, sweep
-from floe.runtime.publish import Publisher, publish, stage
+from floe.runtime.publish import Publisher, publish, stage_table
 from floe_plugin_catalog_polaris.runtime import _RestCatalog
 from support.iceberg_rest import RestCatalogServer
 
@@ -53,7 +53,7 @@ def catalog(request, tmp_path):
 def publish_run(catalog, value, names=("a", "b", "c"), journal=None):
     publisher = Publisher(catalog, journal=journal)
     for name in names:
-        publisher.submit(name, lambda name=name: stage(catalog, "gold", name, pa.table({"v": [value]}),
+        publisher.submit(name, lambda name=name: stage_table(catalog, "gold", name, pa.table({"v": [value]}),
                                                        asset=name, journal=journal))
     return publisher.commit(), publisher.how
 
@@ -77,7 +77,7 @@ def test_losing_a_concurrent_commit_on_several_tables_names_every_one(catalog, r
     publish_run(catalog, 1)
     staged_run = Publisher(catalog)
     for name in "abc":
-        staged_run.submit(name, lambda name=name: stage(catalog, "gold", name, pa.table({"v": [3]}), asset=name))
+        staged_run.submit(name, lambda name=name: stage_table(catalog, "gold", name, pa.table({"v": [3]}), asset=name))
     staged_run.wait()
     # Another writer commits to a and c between this run's staging and its commit.
     for name in "ac":
@@ -144,7 +144,7 @@ def test_the_next_run_deletes_what_a_killed_run_staged_and_keeps_what_it_committ
     # journal stays behind, as SIGKILL would leave it.
     killed = Publisher(catalog, journal=Journal(journals))
     for name in ("a", "b", "new"):
-        killed.submit(name, lambda name=name: stage(catalog, "gold", name, pa.table({"v": [9]}),
+        killed.submit(name, lambda name=name: stage_table(catalog, "gold", name, pa.table({"v": [9]}),
                                                     asset=name, journal=killed.journal))
     killed.wait()
     assert len(list((tmp_path / "warehouse").rglob("*.parquet"))) > len([f for f in files if f.suffix == ".parquet"])

@@ -11,7 +11,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from floe.builtin.catalog_sqlite import embedded_catalog
 from floe.diagnostics import FloeError
-from floe.runtime.publish import Publisher, publish, stage
+from floe.runtime.publish import Publisher, publish, stage_table
 from floe.runtime.snapshots import SNAPSHOTS_KEPT
 
 
@@ -151,9 +151,9 @@ def test_a_table_that_cannot_take_its_schema_stops_every_table_of_the_run(catalo
     first = {name: publish(catalog, "gold", name, pa.table({"id": [1], "amount": [10]}), asset=name)
              for name in ("a", "b")}
     publisher = Publisher(catalog)
-    publisher.submit("a", lambda: stage(catalog, "gold", "a", pa.table({"id": [2], "amount": [20]}),
+    publisher.submit("a", lambda: stage_table(catalog, "gold", "a", pa.table({"id": [2], "amount": [20]}),
                                         asset="a"))
-    publisher.submit("b", lambda: stage(catalog, "gold", "b", pa.table({"id": [2], "amount": ["x"]}),
+    publisher.submit("b", lambda: stage_table(catalog, "gold", "b", pa.table({"id": [2], "amount": ["x"]}),
                                         asset="b"))
     with pytest.raises(FloeError, match="model 'b'"):
         publisher.commit()
@@ -222,8 +222,8 @@ def test_staging_writes_every_table_before_the_commit_and_keeps_no_rows(catalog)
 
     kept = []
     publisher = Publisher(catalog)
-    publisher.submit("old", lambda: stage(catalog, "gold", "old", source("old", [2, 3]), asset="old"))
-    publisher.submit("new", lambda: stage(catalog, "gold", "new", source("new", [4]), asset="new"))
+    publisher.submit("old", lambda: stage_table(catalog, "gold", "old", source("old", [2, 3]), asset="old"))
+    publisher.submit("new", lambda: stage_table(catalog, "gold", "new", source("new", [4]), asset="new"))
     staged = publisher._wait()  # noqa: SLF001 - the state between staging and commit
     # Both tables were read and written to files, and their rows were let go; the catalog
     # has not changed: the new table does not exist yet, the old one has its old rows.

@@ -27,7 +27,7 @@ from floe.compiler import compile_product
 from floe.diagnostics import FloeError
 from floe.plugins import hookimpl
 from floe.runtime import RunContext
-from floe.runtime.dbt_env import env_name
+from floe.runtime.dbt_env import dbt_secret_var
 from floe.runtime.secrets import MASK, SecretNotFound, SecretValue
 from floe.schema.types import SecretRef
 
@@ -345,8 +345,8 @@ def test_two_refs_that_would_share_a_variable_are_refused(proxy_artifacts, tmp_p
 
 
 def test_env_names_keep_the_key_apart_from_the_name():
-    assert env_name(SecretRef("s3", "secret-key")) == "DBT_ENV_SECRET_FLOE_S3__SECRET_KEY"
-    assert env_name(SecretRef("s3-secret-key")) == "DBT_ENV_SECRET_FLOE_S3_SECRET_KEY"
+    assert dbt_secret_var(SecretRef("s3", "secret-key")) == "DBT_ENV_SECRET_FLOE_S3__SECRET_KEY"
+    assert dbt_secret_var(SecretRef("s3-secret-key")) == "DBT_ENV_SECRET_FLOE_S3_SECRET_KEY"
 
 
 # -- floe secrets check ----------------------------------------------------------------------------

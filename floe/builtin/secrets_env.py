@@ -46,7 +46,7 @@ def floe_secrets_resolve(settings: EnvBackend, context: ResolveContext) -> dict:
 
 
 def _name(config: dict, ref: SecretRef) -> str:
-    return config.get("prefix", "") + ref.env_name
+    return config.get("prefix", "") + ref.env_var_name
 
 
 @hookimpl

@@ -100,7 +100,7 @@ def rules(policy: Policy) -> list[Rule]:
     return out
 
 
-def describe(result: PlatformCompileResult) -> str:
+def describe_policy(result: PlatformCompileResult) -> str:
     """The text form: the chain, then one aligned line per rule."""
     policy = result.policy
     assert policy is not None

@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import attrs
 
-from floe.diagnostics import Path as DocPath
+from floe.diagnostics import DocPath
 from floe.diagnostics import Report, did_you_mean, dotted, one_of
-from floe.plugins.manager import KINDS
+from floe.plugins.manager import PLUGIN_KINDS
 from floe.discovery import display_path
-from floe.schema.platform import (DataArchitecture, Governance, Naming, ParsedPlatform, QualityGates,
+from floe.schema.platform import (DataArchitecture, PlatformGovernance, Naming, ParsedPlatform, QualityGates,
                                   parse_platform)
 from floe.schema.types import jsonable
 from floe.yamlsafe import load_file
@@ -57,7 +57,7 @@ class Policy:
     """
 
     data_architecture: DataArchitecture
-    governance: Governance
+    governance: PlatformGovernance
     sources: dict[str, PlatformFile]
     chain: tuple[PlatformFile, ...]
 
@@ -298,7 +298,7 @@ def _build(rules: _Rules, chain: list[PlatformFile]) -> Policy:
         require_descriptions=v.get("governance.quality_gates.require_descriptions", False),
         require_column_descriptions=v.get("governance.quality_gates.require_column_descriptions", False),
         block_on_failure=v.get("governance.quality_gates.block_on_failure", True))
-    governance = Governance(
+    governance = PlatformGovernance(
         quality_gates=gates,
         approved_plugins={k[len(approved_prefix):]: types for k, types in v.items()
                           if k.startswith(approved_prefix)},
@@ -334,9 +334,9 @@ def _check_consistency(policy: Policy) -> None:
                 error("data_architecture.layers", f"'{layer}' is not a layer of {pattern}"
                       f"{did_you_mean(layer, known)}; its layers are {', '.join(known)}")
     for kind in policy.governance.approved_plugins:
-        if kind not in KINDS:
+        if kind not in PLUGIN_KINDS:
             error(f"governance.approved_plugins.{kind}", f"unknown plugin kind '{kind}'"
-                  f"{did_you_mean(kind, KINDS)}; kinds: {one_of(KINDS)}")
+                  f"{did_you_mean(kind, PLUGIN_KINDS)}; kinds: {one_of(PLUGIN_KINDS)}")
     layers = policy.layers
     for folder, layer in naming.folders.items():
         if layer not in layers:

@@ -9,7 +9,7 @@ from typing import Iterable
 import attrs
 
 from floe.artifacts import Classification, DbtModelInfo, EnforcementResult, QualityReport
-from floe.dbt_project import DbtModel, DbtProject
+from floe.dbt_project import DbtModel, DbtProjectModels
 from floe.diagnostics import one_of
 from floe.enforcement import classification, quality
 from floe.enforcement.inheritance import Policy
@@ -27,7 +27,7 @@ class ProjectModels:
     transform: str
     #: Relative to the product directory: ``dbt``.
     project_dir: str
-    project: DbtProject
+    project: DbtProjectModels
 
 
 @attrs.frozen

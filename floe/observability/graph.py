@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from floe.artifacts import CompiledArtifacts
 
 #: Node kinds, in the order the legend and the output list them.
-KINDS = ("source", "seed", "snapshot", "model", "python", "table")
+NODE_KINDS = ("source", "seed", "snapshot", "model", "python", "table")
 _MERMAID_SHAPES = {"source": '(["{}"])', "seed": '(["{}"])', "snapshot": '["{}"]', "model": '["{}"]',
                    "python": '[["{}"]]', "table": '[("{}")]'}
 _MERMAID_STYLES = {"source": "fill:#eef,stroke:#557", "seed": "fill:#eef,stroke:#557",
@@ -102,7 +102,7 @@ def to_mermaid(graph: Graph) -> str:
         lines.append(f"  {_mermaid_id(node.id)}{_MERMAID_SHAPES[node.kind].format(label)}")
     for source, target in sorted(graph.edges):
         lines.append(f"  {_mermaid_id(source)} --> {_mermaid_id(target)}")
-    for kind in KINDS:
+    for kind in NODE_KINDS:
         members = sorted(_mermaid_id(n.id) for n in graph.nodes.values() if n.kind == kind)
         if members:
             lines.append(f"  classDef {kind} {_MERMAID_STYLES[kind]}")
@@ -137,4 +137,4 @@ RENDERERS = {"mermaid": to_mermaid, "dot": to_dot, "json": to_json}
 
 
 def _order(node: Node) -> tuple[int, str]:
-    return KINDS.index(node.kind), node.name
+    return NODE_KINDS.index(node.kind), node.name

@@ -8,6 +8,6 @@ See ``docs/plugins.md`` for a worked example and :mod:`floe.plugins.hookspecs` f
 
 from floe.plugins.context import ResolveContext
 from floe.plugins.hookspecs import hookimpl
-from floe.plugins.manager import KINDS, Plugin, PluginError, PluginFailure, PluginInfo, PluginRegistry
+from floe.plugins.manager import PLUGIN_KINDS, Plugin, PluginError, PluginFailure, PluginInfo, PluginRegistry
 
-__all__ = ["KINDS", "Plugin", "PluginError", "PluginFailure", "PluginInfo", "PluginRegistry", "ResolveContext", "hookimpl"]
+__all__ = ["PLUGIN_KINDS", "Plugin", "PluginError", "PluginFailure", "PluginInfo", "PluginRegistry", "ResolveContext", "hookimpl"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from floe.diagnostics import Path, Report
+from floe.diagnostics import DocPath, Report
 
 
 @attrs.define
@@ -22,7 +22,7 @@ class ResolveContext:
     #: The profile's name (``default``), or the section name for singletons.
     profile: str
     #: The section's path in platform.yaml, e.g. ``("catalogs", "default")``.
-    path: Path
+    path: DocPath
     report: Report
     #: The resolved ``credentials`` block of this profile, when it has one.
     credentials: dict | None = None
@@ -36,10 +36,10 @@ class ResolveContext:
         """The product's name, when a product is being compiled."""
         return self.product.metadata.name if self.product is not None else None
 
-    def error(self, subpath: Path, message: str) -> None:
+    def error(self, subpath: DocPath, message: str) -> None:
         """Report an error at ``subpath`` inside this section."""
         self.report.error(tuple(self.path) + tuple(subpath), message)
 
-    def warn(self, subpath: Path, message: str) -> None:
+    def warn(self, subpath: DocPath, message: str) -> None:
         """Report a warning at ``subpath`` inside this section."""
         self.report.warn(tuple(self.path) + tuple(subpath), message)

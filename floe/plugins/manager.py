@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     import importlib.metadata
 
 #: Plugin kinds and the platform.yaml section each configures.
-KINDS = ("storage", "catalog", "compute", "credentials", "secrets", "orchestrator")
+PLUGIN_KINDS = ("storage", "catalog", "compute", "credentials", "secrets", "orchestrator")
 #: Where each kind's types are written, for messages.
 KIND_FIELD = {"storage": "type", "catalog": "type", "compute": "type", "credentials": "mode",
               "secrets": "type", "orchestrator": "type"}
 #: Hooks every plugin of a kind must implement.
-REQUIRED_HOOKS = {kind: (f"floe_{kind}_resolve",) for kind in KINDS}
+REQUIRED_HOOKS = {kind: (f"floe_{kind}_resolve",) for kind in PLUGIN_KINDS}
 
 
 def group(kind: str) -> str:
@@ -200,10 +200,10 @@ class PluginRegistry:
     def installed(self) -> list[PluginInfo]:
         """Every installed plugin with its distribution and version (nothing imported)."""
         out = [PluginInfo(kind, ep.name, *_provenance(kind, ep.name, ep.value), ep.value)
-               for kind in KINDS for ep in _entry_points(kind)]
+               for kind in PLUGIN_KINDS for ep in _entry_points(kind)]
         out += [PluginInfo(p.kind, p.type, p.distribution, p.version, repr(p.obj))
                 for p in self._local.values()]
-        return sorted(out, key=lambda p: (KINDS.index(p.kind), p.type, p.distribution))
+        return sorted(out, key=lambda p: (PLUGIN_KINDS.index(p.kind), p.type, p.distribution))
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -253,8 +253,8 @@ class PluginRegistry:
     def register(self, kind: str, type_name: str, obj: Any, distribution: str = "(in-process)",
                  version: str = "0") -> Plugin:
         """Register a plugin object without an entry point; it wins over installed ones."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown plugin kind {kind!r}; kinds: {', '.join(KINDS)}")
+        if kind not in PLUGIN_KINDS:
+            raise ValueError(f"unknown plugin kind {kind!r}; kinds: {', '.join(PLUGIN_KINDS)}")
         hook = check_plugin(kind, type_name, obj, distribution)
         plugin = Plugin(kind, type_name, obj, hook, distribution, version)
         self._local[(kind, type_name)] = plugin

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 from pathlib import PurePosixPath
-from typing import Any
 
 from floe.diagnostics import FloeError
 from floe.releases.build import MANIFEST, PLATFORM, Release

@@ -99,7 +99,7 @@ def _secret(name: str) -> Any:
     ref = SecretRef(name)
     value = floe_secrets_lookup({}, ref)
     if value is None:
-        raise missing_secret(ref, [("env", [f"${ref.env_name}", f"${ref.env_name}_FILE"])])
+        raise missing_secret(ref, [("env", [f"${ref.env_var_name}", f"${ref.env_var_name}_FILE"])])
     return value
 
 

@@ -162,7 +162,7 @@ def public_key_from(value: Any, base_dir: Path, where: str) -> Any:
 
         secret = floe_secrets_lookup({}, ref)
         if secret is None:
-            raise missing_secret(ref, [("env", [f"${ref.env_name}", f"${ref.env_name}_FILE"])])
+            raise missing_secret(ref, [("env", [f"${ref.env_var_name}", f"${ref.env_var_name}_FILE"])])
         return load_public_key(secret.reveal().encode(), f"{where} (secret '{ref.secret_ref}')")
     path = base_dir / str(value)
     try:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 PREFIX = "DBT_ENV_SECRET_FLOE_"
 
 
-def env_name(ref: SecretRef) -> str:
+def dbt_secret_var(ref: SecretRef) -> str:
     """The variable dbt reads ``ref`` from: ``polaris`` + key ``client-secret`` →
     ``DBT_ENV_SECRET_FLOE_POLARIS__CLIENT_SECRET`` (``__`` keeps the key apart from the name)."""
     name = re.sub(r"[^A-Za-z0-9]", "_", ref.secret_ref).upper()
@@ -59,7 +59,7 @@ class DbtSecrets:
         """
         ref = as_ref(value)
         if ref is not None:
-            name = env_name(ref)
+            name = dbt_secret_var(ref)
             known = self._refs.setdefault(name, ref)
             if known != ref:
                 raise FloeError(f"secrets {ref_label(known)} and {ref_label(ref)} would both reach "

@@ -33,7 +33,7 @@ def publish(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
     :raises FloeError: when the schema changed in a way Iceberg cannot evolve, or another
         writer committed to the table meanwhile.
     """
-    staged = stage(catalog, namespace, name, data, asset=asset, mode=mode, unique_key=unique_key)
+    staged = stage_table(catalog, namespace, name, data, asset=asset, mode=mode, unique_key=unique_key)
     try:
         commit_tables(catalog, [staged])
     except BaseException:
@@ -89,7 +89,7 @@ class Staged:
         snapshots.delete_files(self.table.io, self.written)
 
 
-def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
+def stage_table(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
           mode: str = "overwrite", unique_key: list[str] | None = None,
           journal: Journal | None = None) -> Staged:
     """Everything of :func:`publish` but the commit.
@@ -134,7 +134,7 @@ def stage(catalog: Any, namespace: str, name: str, data: Any, *, asset: str,
         transaction.upsert(rows, join_cols=list(unique_key))
         expired = snapshots.stage_expiry(transaction)
     else:
-        staged = snapshots.stage(transaction, table.io, rows, replace=mode != "append")
+        staged = snapshots.stage_snapshot(transaction, table.io, rows, replace=mode != "append")
         written, expired = staged.written, staged.expired
     del rows  # in files now: the commit needs their count and schema, not the rows
     snapshot = transaction.table_metadata.current_snapshot()

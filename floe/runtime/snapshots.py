@@ -44,7 +44,7 @@ class StagedSnapshot(NamedTuple):
     expired: list[Any]
 
 
-def stage(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnapshot:
+def stage_snapshot(transaction: Any, io: Any, data: Any, *, replace: bool) -> StagedSnapshot:
     """Write ``data`` as a new snapshot of the transaction's table and stage its commit.
 
     :param replace: the snapshot holds only ``data`` (an overwrite); otherwise ``data`` is

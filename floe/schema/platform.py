@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import attrs
 
-from floe.diagnostics import Path, Report, one_of
+from floe.diagnostics import DocPath, Report, one_of
 from floe.schema.observability import check_lineage_transport
 from floe.schema.structure import Invalid, field_check, structure
 from floe.schema.urls import check_http_url
@@ -184,7 +184,7 @@ class QualityGates:
 
 
 @attrs.frozen
-class Governance:
+class PlatformGovernance:
     """Quality gates, the plugin types products may use (by kind), and the classification
     values column ``meta`` may carry (any value when unset)."""
 
@@ -207,7 +207,7 @@ class Platform:
     secrets: SecretsSection = SecretsSection()
     observability: PlatformObservability = PlatformObservability()
     data_architecture: DataArchitecture = DataArchitecture()
-    governance: Governance = Governance()
+    governance: PlatformGovernance = PlatformGovernance()
     #: Reference-only documentation of pre-existing cloud resources; not interpreted.
     infrastructure: dict[str, Any] = attrs.Factory(dict)
     #: Reference-only documentation of the security set-up; not interpreted.
@@ -225,7 +225,7 @@ class ParsedPlatform:
     platform: Platform
     document: Document
     #: Profiles written in the ``plugins:`` shorthand with nothing but a ``type``.
-    selection_only: frozenset[Path]
+    selection_only: frozenset[DocPath]
 
 
 def parse_platform(doc: Document) -> tuple[ParsedPlatform | None, Report]:
@@ -252,7 +252,7 @@ def parse_platform(doc: Document) -> tuple[ParsedPlatform | None, Report]:
     return ParsedPlatform(platform, doc, frozenset(selection_only)), report
 
 
-def normalise(data: dict, report: Report) -> tuple[dict, set[Path]]:
+def normalise(data: dict, report: Report) -> tuple[dict, set[DocPath]]:
     """Rewrite the flat ``version:`` and the ADR-0016 ``plugins:`` shorthand into canonical form."""
     data = dict(data)
     pos = report.positions
@@ -264,7 +264,7 @@ def normalise(data: dict, report: Report) -> tuple[dict, set[Path]]:
         meta.setdefault("version", data.pop("version"))
         pos.setdefault(("metadata", "version"), pos.get(("version",), (0, 0)))
         data["metadata"] = meta
-    selection_only: set[Path] = set()
+    selection_only: set[DocPath] = set()
     shorthand = data.pop("plugins", None)
     if shorthand is None:
         return data, selection_only
@@ -272,7 +272,7 @@ def normalise(data: dict, report: Report) -> tuple[dict, set[Path]]:
         report.error(("plugins",), "plugins must be a mapping of kind to {type: ...}")
         return data, selection_only
     for kind, entry in shorthand.items():
-        path: Path = ("plugins", kind)
+        path: DocPath = ("plugins", kind)
         if kind not in SHORTHAND:
             report.warn(path, f"plugin kind '{kind}' is not supported by this floe "
                         f"(supported here: {one_of(SHORTHAND)}); it is ignored")
@@ -301,7 +301,7 @@ def normalise(data: dict, report: Report) -> tuple[dict, set[Path]]:
     return data, selection_only
 
 
-def _refuse_literal_secrets(value: Any, path: Path, report: Report) -> None:
+def _refuse_literal_secrets(value: Any, path: DocPath, report: Report) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if key in SENSITIVE_KEYS and not (isinstance(item, dict) and "secret_ref" in item):

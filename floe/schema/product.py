@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
-from floe.diagnostics import Path, Report, did_you_mean, dotted, one_of
+from floe.diagnostics import DocPath, Report, did_you_mean, dotted, one_of
 from floe.schema.names import transform_name_problem
 from floe.schema.structure import Invalid, field_check, structure
 from floe.yamlsafe import Document
@@ -109,7 +109,7 @@ class PlatformPin:
 
 
 @attrs.frozen
-class Profiles:
+class ProfileNames:
     """Logical names of the platform profiles this product uses; each defaults to ``default``."""
 
     storage: str = "default"
@@ -175,7 +175,7 @@ class DataProduct:
     metadata: ProductMetadata
     transforms: list[Transform]
     platform: PlatformPin | None = None
-    profiles: Profiles = Profiles()
+    profiles: ProfileNames = ProfileNames()
     schedules: list[Schedule] = attrs.Factory(list)
     governance: ProductGovernance = ProductGovernance()
     observability: ProductObservability = ProductObservability()
@@ -201,7 +201,7 @@ def parse_product(doc: Document) -> tuple[DataProduct | None, Report]:
 def _refuse_infrastructure(data: dict, report: Report) -> dict:
     """Report every infrastructure key with where it belongs, and drop it from the data."""
 
-    def walk(value: Any, path: Path) -> Any:
+    def walk(value: Any, path: DocPath) -> Any:
         if isinstance(value, dict):
             kept = {}
             for key, item in value.items():
@@ -238,7 +238,7 @@ def normalise(data: dict, report: Report) -> dict:
     data = dict(data)
     pos = report.positions
 
-    def move(old: Path, new: Path) -> None:
+    def move(old: DocPath, new: DocPath) -> None:
         for path in [p for p in pos if p[: len(old)] == old]:
             pos.setdefault(new + path[len(old):], pos[path])
 
@@ -306,7 +306,7 @@ def _check_semantics(product: DataProduct, report: Report) -> None:
     names = set(seen)
     schedule_names: set[str] = set()
     for i, schedule in enumerate(product.schedules):
-        path: Path = ("schedules", i)
+        path: DocPath = ("schedules", i)
         if schedule.name in schedule_names:
             report.error(path + ("name",), f"schedule name '{schedule.name}' is used twice")
         schedule_names.add(schedule.name)
@@ -374,6 +374,6 @@ def _scan_for_secrets(doc: Document, report: Report) -> None:
                      "{secret_ref: <name>}")
 
 
-def _dotted_prefix(refused: str, path: Path) -> bool:
+def _dotted_prefix(refused: str, path: DocPath) -> bool:
     text = dotted(path)
     return text == refused or text.startswith(refused + ".") or text.startswith(refused + "[")

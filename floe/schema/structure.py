@@ -24,7 +24,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from floe.diagnostics import Path, Report, did_you_mean
+from floe.diagnostics import DocPath, Report, did_you_mean
 
 T = TypeVar("T")
 
@@ -243,7 +243,7 @@ def converter() -> cattrs.Converter:
     return conv
 
 
-def structure(data: Any, cls: type[T], report: Report, path: Path = ()) -> T | None:
+def structure(data: Any, cls: type[T], report: Report, path: DocPath = ()) -> T | None:
     """Structure ``data`` into ``cls``; on failure record every problem in ``report`` and return None."""
     try:
         return converter().structure(data, cls)
@@ -252,7 +252,7 @@ def structure(data: Any, cls: type[T], report: Report, path: Path = ()) -> T | N
         return None
 
 
-def _record(exc: BaseException, path: Path, report: Report) -> None:
+def _record(exc: BaseException, path: DocPath, report: Report) -> None:
     if isinstance(exc, ForbiddenExtraKeysError):
         fields = [a.alias or a.name for a in attrs.fields(exc.cl)]
         for key in sorted(exc.extra_fields, key=str):
@@ -283,7 +283,7 @@ def _record(exc: BaseException, path: Path, report: Report) -> None:
     report.error(path, f"invalid value: {exc}")
 
 
-def _step(note: Any) -> Path:
+def _step(note: Any) -> DocPath:
     if isinstance(note, AttributeValidationNote):
         return (note.name,)
     if isinstance(note, IterableValidationNote):

@@ -39,7 +39,7 @@ class SecretRef:
     key: str | None = None
 
     @property
-    def env_name(self) -> str:
+    def env_var_name(self) -> str:
         """The environment variable the ``env`` backend reads: ``polaris-oauth`` → ``POLARIS_OAUTH``."""
         base = re.sub(r"[^A-Za-z0-9]", "_", self.secret_ref).upper()
         if self.key:

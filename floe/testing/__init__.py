@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator
 import attrs
 
 from floe.diagnostics import Report
-from floe.plugins.manager import KIND_FIELD, KINDS, Plugin, PluginRegistry
+from floe.plugins.manager import KIND_FIELD, PLUGIN_KINDS, Plugin, PluginRegistry
 from floe.profiles import Resolved, Resolver
 from floe.schema.platform import PROFILE_SECTIONS, ParsedPlatform, Platform
 from floe.yamlsafe import Document
@@ -89,7 +89,7 @@ def assert_plugin_conforms(kind: str, type_name: str, valid: Iterable[dict] = ()
     Run-time behaviour is checked by :func:`assert_secret_backend_round_trip`,
     :func:`connect_storage` and :func:`connect_catalog` (:mod:`floe.testing.runtime`).
     """
-    assert kind in KINDS, f"unknown kind {kind!r}; kinds: {KINDS}"
+    assert kind in PLUGIN_KINDS, f"unknown kind {kind!r}; kinds: {PLUGIN_KINDS}"
     registry = registry or PluginRegistry()
     plugin = registry.load(kind, type_name)
     cls = plugin.settings_class

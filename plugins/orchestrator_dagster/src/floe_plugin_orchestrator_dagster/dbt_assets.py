@@ -23,7 +23,7 @@ import yaml
 
 from floe.artifacts import DbtTransform, PlannedNode
 from floe.diagnostics import FloeError
-from floe.runtime.publish import Staged, stage
+from floe.runtime.publish import Staged, stage_table
 from floe_plugin_orchestrator_dagster import engine_tables
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 PUBLISH_MODES = {"replace": "overwrite", "append": "append", "merge": "merge"}
 
 
-class DbtProject:
+class PreparedDbtProject:
     """One transform's dbt project prepared for a run: manifest loaded, profile written.
 
     ``floe compile`` has just parsed the project (``dbt parse`` in a child process, cached by
@@ -121,7 +121,7 @@ def _load_manifest(data: dict[str, Any]) -> Any:
     return manifest
 
 
-def build_assets(project: DbtProject) -> Any:
+def build_assets(project: PreparedDbtProject) -> Any:
     """The Dagster assets of one transform's dbt project."""
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
@@ -148,7 +148,7 @@ def build_assets(project: DbtProject) -> Any:
     return transform_assets
 
 
-def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> Iterator[Any]:
+def _build_and_publish(context: Any, project: PreparedDbtProject, translator: Any) -> Iterator[Any]:
     from dagster import Failure, MaterializeResult
     from dbt.cli.main import dbtRunner
 
@@ -211,7 +211,7 @@ def _build_and_publish(context: Any, project: DbtProject, translator: Any) -> It
         yield MaterializeResult(asset_key=key_of[node.unique_id], metadata=metadata)
 
 
-def _checks_and_failures(results: list[Any], project: DbtProject, key_of: dict[str, Any],
+def _checks_and_failures(results: list[Any], project: PreparedDbtProject, key_of: dict[str, Any],
                          checks: set[tuple[Any, str]]) -> tuple[list[Any], list[tuple[str, str]]]:
     """Asset check results for the dbt tests that ran, and every failure (model, message)."""
     from dagster import AssetCheckResult
@@ -237,7 +237,7 @@ def _checks_and_failures(results: list[Any], project: DbtProject, key_of: dict[s
     return check_results, failures
 
 
-def _publish_models(floe: Any, project: DbtProject, nodes: list[Any]) -> dict[str, Any]:
+def _publish_models(floe: Any, project: PreparedDbtProject, nodes: list[Any]) -> dict[str, Any]:
     """Stage the built table models in the run's publisher; the run commits them at its end.
 
     A model whose table cannot take its new schema fails the run before any table changes.
@@ -253,7 +253,7 @@ def _publish_models(floe: Any, project: DbtProject, nodes: list[Any]) -> dict[st
     return {key: item.result for key, item in staged.items()}
 
 
-def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Staged:
+def _stage_model(floe: Any, reader: Any, project: PreparedDbtProject, node: Any) -> Staged:
     """Read a built model from the compute engine and stage it for its Iceberg table."""
 
     catalog = floe.context.catalog
@@ -275,7 +275,7 @@ def _stage_model(floe: Any, reader: Any, project: DbtProject, node: Any) -> Stag
         else:
             offset = published
     with failing_as(node.name):
-        staged = stage(catalog, namespace, name, lambda: reader.read(*relation, offset=offset),
+        staged = stage_table(catalog, namespace, name, lambda: reader.read(*relation, offset=offset),
                        asset=node.name, mode=mode, unique_key=keys, journal=floe.publisher().journal)
     floe.observer.table_published(staged.result, staged.schema)  # observability
     return staged
@@ -299,7 +299,7 @@ def _dbt_error(result: Any) -> str:
     return "see .floe/dbt/*/logs/dbt.log"
 
 
-def dbt_projects(context: "RunContext") -> list[DbtProject]:
+def dbt_projects(context: "RunContext") -> list[PreparedDbtProject]:
     """Prepare every transform of the product."""
-    return [DbtProject(transform, context) for transform in context.artifacts.dbt.transforms]
+    return [PreparedDbtProject(transform, context) for transform in context.artifacts.dbt.transforms]
 

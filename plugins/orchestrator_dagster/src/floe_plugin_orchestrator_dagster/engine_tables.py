@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from floe.runtime.outcome import TableResult
 
 if TYPE_CHECKING:
-    from floe_plugin_orchestrator_dagster.dbt_assets import DbtProject
+    from floe_plugin_orchestrator_dagster.dbt_assets import PreparedDbtProject
 
 #: The publish plan's write modes as run results name them.
 MODES = {"replace": "overwrite", "append": "append", "merge": "merge"}
 
 
-def place_in_layers(project: "DbtProject") -> None:
+def place_in_layers(project: "PreparedDbtProject") -> None:
     """Point every table model of the in-memory manifest at its layer's schema."""
     for unique_id, node in project.manifest.nodes.items():
         planned = project.plan.get(unique_id)
@@ -37,7 +37,7 @@ def place_in_layers(project: "DbtProject") -> None:
         project.nodes[unique_id]["schema"] = layer
 
 
-def report(floe: Any, project: "DbtProject", nodes: list[Any]) -> dict[str, TableResult]:
+def report(floe: Any, project: "PreparedDbtProject", nodes: list[Any]) -> dict[str, TableResult]:
     """The tables the engine just wrote, as the catalog now holds them."""
     catalog = floe.context.catalog
     out = {}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from floe.artifacts import PlannedNode
 from floe.assets import AssetSpec, FloeCatalog
 from floe.diagnostics import FloeError
-from floe.runtime.publish import stage
+from floe.runtime.publish import stage_table
 from floe.runtime.scrub import scrub_exception
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
@@ -82,7 +82,7 @@ def build_asset(spec: AssetSpec, node: PlannedNode, names: dict[str, str]) -> An
             with failing_as(spec.name):
                 data = _as_arrow(result, spec)
                 # Staged only: the run commits its tables together after its last asset.
-                publisher.submit(key, lambda: stage(floe.context.catalog, table.namespace, table.name,
+                publisher.submit(key, lambda: stage_table(floe.context.catalog, table.namespace, table.name,
                                                     data, asset=node.name, journal=publisher.journal))
                 published = publisher.wait([key])[key].result
             floe.observer.table_published(published, data.schema)

@@ -27,7 +27,7 @@ class FloeRun:
         self.observer = NULL_OBSERVER
         #: How the run's tables reached the catalog (one commit, or the per-table fallback).
         self.committed_how = ""
-        #: The product's prepared dbt projects (``dbt_assets.DbtProject``), one per transform.
+        #: The product's prepared dbt projects (``dbt_assets.PreparedDbtProject``), one per transform.
         self.dbt_projects: list[Any] = []
         self._publisher: "Publisher | None" = None
 

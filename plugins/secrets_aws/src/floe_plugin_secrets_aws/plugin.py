@@ -88,4 +88,4 @@ def floe_secrets_describe(config: dict, ref: Any) -> list[str]:
     """The secret id (and key), with region and endpoint."""
     from floe_plugin_secrets_aws import runtime
 
-    return [runtime.describe(config, ref)]
+    return [runtime.places_looked(config, ref)]

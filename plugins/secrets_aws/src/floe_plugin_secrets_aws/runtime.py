@@ -33,7 +33,7 @@ def secret_id(config: dict, ref: Any) -> str:
     return config.get("prefix", "") + ref.secret_ref
 
 
-def describe(config: dict, ref: Any) -> str:
+def places_looked(config: dict, ref: Any) -> str:
     """``key 'password' of AWS Secrets Manager secret 'floe/prod/db' in eu-central-1``."""
     key = f"key '{ref.key}' of " if ref.key else ""
     return key + _where(config, secret_id(config, ref))
