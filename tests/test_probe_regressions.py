@@ -39,7 +39,7 @@ def edit(path: Path, old: str, new: str) -> None:
 # -- 1. user-written names that become paths, Dagster names or Iceberg identifiers ----------
 
 
-@pytest.mark.parametrize("name", ["/tmp/somewhere/.dbt", "../../../x", "core/../..", "naïve", "a b", ""])
+@pytest.mark.parametrize("name", ["/tmp/somewhere/.dbt", "../../../x", "core/../..", "..", "naïve", "a b", ""])
 def test_a_transform_name_that_is_a_path_is_refused_at_its_line(demo, run_cli, tmp_path, name):
     outside = tmp_path / "outside"
     edit(demo / "floe.yaml", "  - name: core\n", f"  - name: {name.replace('/tmp/somewhere', str(outside))!r}\n")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 #: Transform names: a folder name and (after ``-`` → ``_``) a Dagster job name.
-TRANSFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
-TRANSFORM_FORM = ("ASCII letters, digits, '-' and '_', starting with a letter or digit, at most "
+TRANSFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+TRANSFORM_FORM = ("ASCII letters, digits, '.', '-' and '_', starting with a letter or digit, at most "
                   "63 characters, e.g. core or customer-orders")
 #: Tables and namespaces: valid as Dagster asset names and as Iceberg identifiers everywhere.
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
