@@ -242,12 +242,24 @@ def fresh_manifest(product_dir: Path, project_dir: str, transform: str, profile_
     manifest = cache / "target" / "manifest.json"
     if manifest.is_file() and _read(cache / "fingerprint") == fingerprint(
             product_dir / project_dir, profile_name, target, output, vars or {}):
-        _follow_move(manifest, product_dir / project_dir)
         return manifest
     return load_project(product_dir, project_dir, transform, profile_name, target, output, vars).manifest
 
 
 _ROOT_PATH = re.compile(r'"root_path":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def follow_move(data: dict[str, Any], project: Path) -> None:
+    """Point a loaded manifest's nodes at ``project`` where it now is (in memory only).
+
+    dbt records the project's absolute path in some nodes (``root_path`` of seeds); a product
+    that was copied, moved or packaged into an image builds from a manifest parsed elsewhere,
+    whose file may be read-only there.
+    """
+    here = str(project.resolve())
+    for node in data.get("nodes", {}).values():
+        if isinstance(node, dict) and isinstance(node.get("root_path"), str) and node["root_path"] != here:
+            node["root_path"] = here
 
 
 def _follow_move(manifest: Path, project: Path) -> None:

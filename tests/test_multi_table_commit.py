@@ -20,7 +20,7 @@ from floe.runtime.publish import Publisher, publish, stage_table
 from floe_plugin_catalog_polaris.runtime import _RestCatalog
 from support.iceberg_rest import RestCatalogServer
 
-REST = {"timeouts": {"connect_seconds": 5, "read_seconds": 30}, "retries": 0}
+REST = {"timeouts": {"connect_seconds": 5, "read_seconds": 30}, "retries": 0, "tls": {}}
 
 
 @pytest.fixture

@@ -22,6 +22,9 @@ RUNTIME_HOOKS = {
     "secrets": ("floe_secrets_lookup",),
     "orchestrator": ("floe_orchestrator_run",),
 }
+#: Hooks a plugin need not implement when it implements the other: a compute engine that
+#: writes the catalog's tables itself has no results for floe to read back.
+RUNTIME_ALTERNATIVES = {"floe_compute_reader": "floe_compute_writes_tables"}
 
 
 def hook_names() -> list[str]:

@@ -375,6 +375,7 @@ def floe_compute_reader(config: dict, context: RunContext) -> Any:
 def floe_compute_writes_tables(config: dict) -> bool:
     """Whether the engine writes the product's Iceberg tables into the catalog itself.
 
+    Called at run time, before dbt runs, when the orchestrator prepares each dbt project.
     Optional; a compute plugin without it leaves the tables to floe. When it answers ``True``
     floe does not read the results back nor publish them: each table model is built by the
     engine directly in the catalog namespace of its layer (floe places it there before dbt
@@ -384,12 +385,15 @@ def floe_compute_writes_tables(config: dict) -> bool:
     :param config: the compute section's ``config`` from CompiledArtifacts.
     :returns: ``True`` when the engine writes the tables, ``False`` when floe publishes them.
 
-    .. versionadded:: 0.2
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_storage_engine_properties(config: dict, context: Any) -> dict:
+def floe_storage_engine_properties(config: dict, context: RunContext) -> dict:
     """The storage properties an engine needs to read and write table data itself.
 
     Called at run time by compute plugins through ``context.engine_storage_properties()``.
@@ -403,12 +407,15 @@ def floe_storage_engine_properties(config: dict, context: Any) -> dict:
         secret value). Without keys the engine uses its own credential chain. Also ``warehouse``:
         the URI tables live under.
 
-    .. versionadded:: 0.2
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
-def floe_catalog_engine_properties(config: dict, context: Any) -> dict | None:
+def floe_catalog_engine_properties(config: dict, context: RunContext) -> dict | None:
     """The Iceberg catalog properties an engine needs to open this catalog itself.
 
     Called at run time by compute plugins through ``context.engine_catalog_properties()``, for
@@ -421,7 +428,10 @@ def floe_catalog_engine_properties(config: dict, context: Any) -> dict | None:
         ``oauth2.client-secret`` (a ``{"secret_ref": ...}`` mapping, never the value).
         ``None`` when no engine but floe can open the catalog (a catalog in a local file).
 
-    .. versionadded:: 0.2
+    First result (``firstresult=True``): each plugin has a hook relay of its own, so floe calls
+    exactly this plugin's implementation and uses its return value.
+
+    .. versionadded:: 0.1
     """
 
 

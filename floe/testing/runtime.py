@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-from floe.plugins.contract import RUNTIME_HOOKS, expected
+from floe.plugins.contract import RUNTIME_ALTERNATIVES, RUNTIME_HOOKS, expected
 from floe.plugins.manager import Plugin, PluginRegistry
 from floe.profiles import Resolved
 
@@ -34,7 +34,11 @@ __all__ = ["assert_runtime_hooks", "assert_secret_backend_round_trip", "connect_
 
 def assert_runtime_hooks(plugin: Plugin) -> None:
     """Fail, naming each hook and its signature, when ``plugin`` lacks a hook ``floe run`` needs."""
-    missing = [hook for hook in RUNTIME_HOOKS[plugin.kind] if not plugin.implements(hook.split("_", 2)[2])]
+    def has(hook: str) -> bool:
+        return plugin.implements(hook.split("_", 2)[2])
+
+    missing = [hook for hook in RUNTIME_HOOKS[plugin.kind]
+               if not has(hook) and not (hook in RUNTIME_ALTERNATIVES and has(RUNTIME_ALTERNATIVES[hook]))]
     assert not missing, (f"{plugin.kind} plugin '{plugin.type}' does not implement what `floe run` needs:\n"
                          + "\n".join(f"{hook}\n{expected(hook)}" for hook in missing))
 

@@ -236,7 +236,9 @@ def _handler(state: RestCatalogServer) -> type:
                     location=location, schema=request.table_schema,
                     partition_spec=request.partition_spec or _unpartitioned(),
                     sort_order=request.write_order or _unsorted(), properties=request.properties)
-                body = TableResponse(**{"metadata": metadata, "config": {}})
+                # A staged table is written before it is committed: it gets the vended keys too.
+                vended = headers.get("x-iceberg-access-delegation") == "vended-credentials"
+                body = TableResponse(**{"metadata": metadata, "config": dict(state.vended) if vended else {}})
                 return 200, json.loads(body.model_dump_json(by_alias=True, exclude_none=True))
             table = catalog.create_table((*namespace, request.name), schema=request.table_schema,
                                          location=request.location, properties=request.properties,

@@ -237,6 +237,13 @@ def _commit_transaction(catalog: Any, changes: list) -> list:
         for table, requirements, updates, _ in changes]}
     response = compat.rest_session(catalog).post(catalog.url("transactions/commit", prefixed=True),
                                             data=json.dumps(body).encode())
+    creates = [change for change in changes if isinstance(change[0], StagedTable)]
+    if response.status_code == 404 and creates:
+        # Iceberg's reference REST server loads every table of a transaction before applying
+        # any, so a table this run creates cannot be part of one (404, nothing applied). The
+        # tables that exist commit together; each new table is then created on its own, so a
+        # run that adds tables shows them a moment after the others changed.
+        return _commit_existing_then_create(catalog, changes)
     if response.status_code == 409:
         message = _message(response)
         failed = [name for name in names if name in message]
@@ -251,6 +258,21 @@ def _commit_transaction(catalog: Any, changes: list) -> list:
         metadata = staged if staged is not None else update_table_metadata(
             table.metadata, updates, metadata_location=None if new else table.metadata_location)
         results.append((metadata, table.metadata_location))
+    return results
+
+
+def _commit_existing_then_create(catalog: Any, changes: list) -> list:
+    from pyiceberg.table import StagedTable
+
+    existing = [change for change in changes if not isinstance(change[0], StagedTable)]
+    done = dict(zip(map(id, existing), _commit_transaction(catalog, existing))) if existing else {}
+    results = []
+    for change in changes:
+        if id(change) not in done:
+            table, requirements, updates, _ = change
+            response = catalog.commit_table(table, requirements, updates)
+            done[id(change)] = (response.metadata, response.metadata_location)
+        results.append(done[id(change)])
     return results
 
 

@@ -43,7 +43,7 @@ class PreparedDbtProject:
     """
 
     def __init__(self, transform: DbtTransform, context: "RunContext"):
-        from floe.dbt_project import fresh_manifest
+        from floe.dbt_project import follow_move, fresh_manifest
 
         self.transform = transform
         self.context = context
@@ -60,6 +60,7 @@ class PreparedDbtProject:
         # The one read of the manifest in a run: dagster-dbt builds its assets from this dict,
         # dbt's in-memory manifest is built from it too.
         self.manifest_json = json.loads(self.manifest_path.read_bytes())
+        follow_move(self.manifest_json, self.project_dir)
         self.nodes = self.manifest_json["nodes"]
         self._write_profiles()
         #: True when the compute engine writes the catalog's tables itself (see engine_tables).
