@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -535,7 +536,8 @@ def test_bearer_token_auth_from_a_password_secret_and_from_a_token(run_cli, demo
         pin(demo, repo + ":v1.0.0")
         updated = run_cli(["platform", "update", "--token-secret", "registry-token"], cwd=demo)
         assert updated.exit_code == 0, updated.output
-        assert published.output.strip().splitlines()[-1] in updated.output
+        digest = re.findall(r"sha256:[0-9a-f]{64}", published.output)[-1]
+        assert digest in updated.output
         assert "long-lived-registry-token" not in updated.output + published.output
     finally:
         proxy.close()
