@@ -30,16 +30,12 @@ from __future__ import annotations
 
 import copy
 import os
-import queue
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from floe.observability.sender import QUEUE_SIZE, REQUEST_TIMEOUT, endpoint_url
+from floe.observability.sender import REQUEST_TIMEOUT, QueuedSender, endpoint_url
 
 LINEAGE_PATH = "/api/v1/lineage"
-_STOP = object()
 
 
 def lineage_disabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -94,7 +90,7 @@ def resolve_secrets(value: Any, secret: Callable[[Any], Any] | None) -> Any:
     return value
 
 
-class OpenLineageSender:
+class OpenLineageSender(QueuedSender):
     """Emits events through openlineage-python's client on a background thread.
 
     :param target: what the warning calls the destination (a URL, or ``$OPENLINEAGE_URL``...).
@@ -105,75 +101,26 @@ class OpenLineageSender:
 
     def __init__(self, target: str, transport: dict | None = None,
                  secret: Callable[[Any], Any] | None = None, what: str = "lineage events"):
-        self.url = target
-        self.what = what
-        self.dropped = 0
-        self.failure: str | None = None
         self._transport = copy.deepcopy(transport)
         self._secret = secret
-        self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
-        self._count_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name="floe-openlineage", daemon=True)
-        self._thread.start()
+        self._client_instance: Any = None
+        super().__init__(target, what, REQUEST_TIMEOUT, thread_name="floe-openlineage")
 
-    def send(self, event: dict) -> None:
-        """Queue one event (a dict from :mod:`floe.observability.lineage`); never blocks."""
-        if self.failure is not None:
-            self._drop()
-            return
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self._drop()
+    def _start(self) -> None:
+        self._client_instance = self._client()
 
-    def close(self, deadline: float) -> None:
-        """Emit what is queued until ``deadline`` (a ``time.monotonic()`` value), then give up."""
-        try:
-            self._queue.put_nowait(_STOP)
-        except queue.Full:
-            pass
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        if self._thread.is_alive():
-            self.failure = self.failure or "no answer in time"
-            self._drop(self._queue.qsize())
+    def _deliver(self, event: dict) -> None:
+        self._client_instance.emit(to_openlineage(event))
 
-    def warning(self) -> str | None:
-        """One line for the user when something was not delivered, else None."""
-        if self.failure is None and not self.dropped:
-            return None
-        return (f"observability: could not send {self.what} to {self.url} "
-                f"({self.failure or 'queue full'}); {self.dropped} not sent. "
-                "The run itself is not affected.")
-
-    def _drop(self, count: int = 1) -> None:
-        with self._count_lock:
-            self.dropped += count
-
-    # -- the background thread --------------------------------------------------------------
-
-    def _work(self) -> None:
-        client = None
-        try:
-            client = self._client()
-        except Exception as exc:  # noqa: BLE001 - a transport that cannot be built only means "not delivered"
-            self.failure = _reason(exc)
-        while True:
-            event = self._queue.get()
-            if event is _STOP:
-                break
-            if client is None or self.failure is not None:
-                self._drop()
-                continue
+    def _stop(self) -> None:
+        if self._client_instance is not None:
             try:
-                client.emit(to_openlineage(event))
-            except Exception as exc:  # noqa: BLE001 - any failure only means "not delivered"
-                self.failure = _reason(exc)
-                self._drop()
-        if client is not None:
-            try:
-                client.close(0.5)
+                self._client_instance.close(0.5)
             except Exception:  # noqa: BLE001, S110 - closing a transport is best effort
                 pass
+
+    def _reason(self, exc: Exception) -> str:
+        return _reason(exc)
 
     def _client(self) -> Any:
         from openlineage.client import OpenLineageClient

@@ -1,6 +1,6 @@
 """Delivering observability payloads without ever holding a run up.
 
-:class:`HttpSender` posts payloads from a background thread through a bounded queue, with a
+:class:`HttpSender` (a :class:`QueuedSender`) posts payloads from a background thread through a bounded queue, with a
 short timeout per request. The first failure (refused connection, no answer in time, an HTTP
 error status) opens the circuit: later payloads are dropped at once instead of each waiting for
 its own timeout, so an endpoint that is down costs a run at most one timeout, however many
@@ -37,44 +37,42 @@ def endpoint_url(endpoint: str, path: str) -> str:
     return base if base.endswith(path) else base + path
 
 
-class HttpSender:
-    """POSTs payloads to one URL, in order, on a background thread.
+class QueuedSender:
+    """Delivers items in order on a background thread, through a bounded queue.
 
-    :param what: what the payloads are, for the warning (``"lineage events"``).
-    :param content_type: the payloads' media type; dicts are sent as JSON.
-    :param headers: sent with every request (they may carry credentials: never printed).
+    The first failure opens the circuit: later items are dropped (and counted) at once.
+    Subclasses set their own attributes, then call ``super().__init__`` (which starts the
+    thread), and implement :meth:`_deliver`; :meth:`_start` and :meth:`_stop` run on the thread
+    before the first and after the last item.
+
+    :param what: what the items are, for the warning (``"lineage events"``).
+    :param timeout: seconds one delivery may take, as the warning states it.
     """
 
-    def __init__(self, url: str, what: str, content_type: str = "application/json",
-                 timeout: float = REQUEST_TIMEOUT, headers: Mapping[str, str] | None = None):
+    def __init__(self, url: str, what: str, timeout: float, thread_name: str):
         self.url = url
         self.what = what
         self.dropped = 0
-        #: Why the endpoint failed (``connection refused``, ``HTTP 500``...), or None.
+        #: Why delivery failed (``connection refused``, ``HTTP 500``...), or None.
         self.failure: str | None = None
-        self._content_type = content_type
-        self._headers = {**(headers or {}), "Content-Type": content_type}
         self._timeout = timeout
-        self._parts = urllib.parse.urlsplit(url)
-        self._connection: http.client.HTTPConnection | None = None
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self._count_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name=f"floe-{what.split()[0]}-sender",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
         self._thread.start()
 
-    def send(self, payload: Any) -> None:
-        """Queue ``payload`` (bytes, or a dict sent as JSON); never blocks, never raises."""
+    def send(self, item: Any) -> None:
+        """Queue ``item``; never blocks, never raises."""
         if self.failure is not None:
             self._drop()
             return
         try:
-            self._queue.put_nowait(payload)
+            self._queue.put_nowait(item)
         except queue.Full:
             self._drop()
 
     def close(self, deadline: float) -> None:
-        """Send what is queued until ``deadline`` (a ``time.monotonic()`` value), then give up."""
+        """Deliver what is queued until ``deadline`` (a ``time.monotonic()`` value), then give up."""
         try:
             self._queue.put_nowait(_STOP)
         except queue.Full:
@@ -100,22 +98,57 @@ class HttpSender:
     # -- the background thread --------------------------------------------------------------
 
     def _work(self) -> None:
+        try:
+            self._start()
+        except Exception as exc:  # noqa: BLE001 - a destination that cannot be set up only means "not delivered"
+            self.failure = self._reason(exc)
         while True:
-            payload = self._queue.get()
-            if payload is _STOP:
+            item = self._queue.get()
+            if item is _STOP:
                 break
             if self.failure is not None:
                 self._drop()
                 continue
             try:
-                self._post(payload)
+                self._deliver(item)
             except Exception as exc:  # noqa: BLE001 - any failure only means "not delivered"
-                self.failure = _reason(exc, self._timeout)
+                self.failure = self._reason(exc)
                 self._drop()
+        self._stop()
+
+    def _start(self) -> None:
+        """Set the destination up (on the thread, so that slow set-up never holds a run up)."""
+
+    def _deliver(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        """Release the destination after the last item."""
+
+    def _reason(self, exc: Exception) -> str:
+        return _reason(exc, self._timeout)
+
+
+class HttpSender(QueuedSender):
+    """POSTs payloads (bytes, or dicts sent as JSON) to one URL, in order, on a background thread.
+
+    :param what: what the payloads are, for the warning (``"lineage events"``).
+    :param content_type: the payloads' media type; dicts are sent as JSON.
+    :param headers: sent with every request (they may carry credentials: never printed).
+    """
+
+    def __init__(self, url: str, what: str, content_type: str = "application/json",
+                 timeout: float = REQUEST_TIMEOUT, headers: Mapping[str, str] | None = None):
+        self._headers = {**(headers or {}), "Content-Type": content_type}
+        self._parts = urllib.parse.urlsplit(url)
+        self._connection: http.client.HTTPConnection | None = None
+        super().__init__(url, what, timeout, thread_name=f"floe-{what.split()[0]}-sender")
+
+    def _stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
 
-    def _post(self, payload: Any) -> None:
+    def _deliver(self, payload: Any) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         if self._connection is None:
             cls = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
