@@ -380,15 +380,21 @@ class CompiledArtifacts:
 MAX_ARTIFACTS_BYTES = 256 * 1024 * 1024
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file in the same
+    directory and a rename, so that readers see the old file or the new one, never a part.
+
+    :param durable: fsync before the rename. A file that is checked on every read and can be
+        fetched again (a content-addressed cache) may skip it: it is the slow part.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:32]}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

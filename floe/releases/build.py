@@ -109,7 +109,7 @@ def write_release(release: Release, directory: Path) -> list[Path]:
     written = []
     for name, data in release.files.items():
         path = directory / name
-        write_atomic(path, data.decode())
+        write_atomic(path, data)
         written.append(path)
     for name in sorted(previous - set(release.files)):
         stale = directory / name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from floe.diagnostics import FloeError
@@ -84,18 +83,9 @@ class Cache:
         path = self.path(digest)
         if path.is_file():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:12]}.", suffix=".tmp", dir=path.parent)
-        try:
-            # No fsync: a cache can be pulled again, and an object torn by a power failure
-            # cannot be used by mistake, because every read hashes it again. The rename still
-            # makes each object appear whole or not at all to every other process.
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        from floe.artifacts import write_atomic
+
+        # Not durable: a cache can be pulled again, and an object torn by a power failure cannot
+        # be used by mistake, because every read hashes it again. The rename still makes each
+        # object appear whole or not at all to every other process.
+        write_atomic(path, data, durable=False)
