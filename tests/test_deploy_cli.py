@@ -7,7 +7,6 @@ to reach the (absent) cluster, which must come back as helm's message and exit 1
 
 from __future__ import annotations
 
-import json
 import secrets as random
 from pathlib import Path
 
@@ -46,6 +45,24 @@ def test_package_writes_a_build_context_with_artifacts_manifest_and_lock(demo):
     assert CANARY not in proc.stdout + proc.stderr
     lock = (context / "requirements.lock").read_text().splitlines()
     assert "dagster==1.13.27" in lock and "dbt-core==1.11.16" in lock
+
+
+def test_package_carries_the_asset_modules_floe_yaml_names(demo):
+    # A module named in floe.yaml is imported relative to the product, so the image needs it.
+    (demo / "shared_assets").mkdir()
+    (demo / "shared_assets" / "__init__.py").write_text("")
+    (demo / "shared_assets" / "ranking.py").write_text(
+        "from floe.assets import FloeCatalog, floe_asset\n\n\n"
+        "@floe_asset(deps=['gold_revenue_by_country'], layer='gold')\n"
+        "def best_country(catalog: FloeCatalog):\n"
+        "    return catalog.read('gold.gold_revenue_by_country').slice(0, 1)\n")
+    floe_yaml = demo / "floe.yaml"
+    floe_yaml.write_text(floe_yaml.read_text() + "assets:\n  modules: [shared_assets.ranking]\n")
+    proc = floe_subprocess(["package"], cwd=demo, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    product = demo / ".floe" / "package" / "product"
+    assert (product / "shared_assets" / "ranking.py").read_bytes() == \
+        (demo / "shared_assets" / "ranking.py").read_bytes()
 
 
 def test_the_dockerfile_pins_its_base_runs_non_root_and_installs_the_lock(demo):
@@ -95,7 +112,7 @@ storage:
 compute:
   default: {type: duckdb}
 secrets: {backends: [env, k8s]}
-observability: {traces: true, lineage: true, otlp_endpoint: "http://collector:4317",
+observability: {traces: true, lineage: true, otlp_endpoint: "http://collector:4318",
                 lineage_endpoint: "http://lineage:5000"}
 """
 
@@ -133,7 +150,7 @@ def test_platform_deploy_takes_the_optional_services_names_from_platform_yaml(pl
     assert proc.returncode == 0, proc.stderr
     objects = documents(proc.stdout)
     collector = find(objects, "Service", "collector")
-    assert [p["port"] for p in collector["spec"]["ports"]][0] == 4317
+    assert [p["port"] for p in collector["spec"]["ports"]] == [4318, 4317]
     assert find(objects, "Service", "lineage")["spec"]["ports"][0]["port"] == 5000
 
 
@@ -182,12 +199,11 @@ def test_deploy_dry_run_releases_the_product_as_a_code_location(demo):
     deployment = find(objects, "Deployment", "customer-analytics")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"registry.example.com/sales@{digest}"
-    artifacts = json.loads((demo / ".floe" / "compiled_artifacts.json").read_text()) \
-        if (demo / ".floe" / "compiled_artifacts.json").exists() else None
+    from floe.compiler import compile_product
+
+    compiled = compile_product(demo / "floe.yaml", write=False).artifacts
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["floe.dev/platform-digest"].startswith("sha256:")
-    if artifacts is not None:
-        assert annotations["floe.dev/platform-digest"] == artifacts["platform"]["digest"]
+    assert annotations["floe.dev/platform-digest"] == compiled.platform.digest
 
 
 def test_deploy_needs_the_image(demo):

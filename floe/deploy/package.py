@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 import attrs
 
 from floe.artifacts import DEFAULT_PATH, CompiledArtifacts, write_atomic
+from floe.dbt_project import CACHE_DIR
 from floe.diagnostics import FloeError
 
 #: Where the product lives inside the image (the floe-product chart's location.productDir).
@@ -31,7 +32,7 @@ _NEVER = {"target", "logs", ".user.yml", "profiles.yml", ".env", ".git", "__pyca
 
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1
-# Written by `floe package` for {name} {version}. Build: docker build -t IMAGE {context}
+# Written by `floe package` for {name} {version}. Build: docker build -t {image} .
 # The base image is an argument; pin it by digest (python:3.11-slim@sha256:...) for builds
 # that do not change under you.
 ARG BASE_IMAGE={base_image}
@@ -104,20 +105,28 @@ def build_context(product_dir: Path, artifacts: CompiledArtifacts, output: Path,
         _copy(product_dir / DEFAULT_PATH, target / DEFAULT_PATH)
         for transform in artifacts.dbt.transforms:
             _copy_tree(product_dir / transform.project_dir, target / transform.project_dir)
-            cache = PurePosixPath(".floe") / "dbt" / transform.name
+            cache = PurePosixPath(CACHE_DIR) / transform.name
             for name in ("fingerprint", "target/manifest.json"):
                 _copy(product_dir / cache / name, target / cache / name,
                       hint="run `floe compile` first: it builds the dbt manifest")
         assets = product_dir / artifacts.python_assets.path
         if assets.is_dir():
             _copy_tree(assets, target / artifacts.python_assets.path)
+        # Modules floe.yaml names are imported relative to the product: their top-level package
+        # (or module file) goes with it.
+        for module in artifacts.python_assets.modules:
+            top = module.split(".")[0]
+            if (product_dir / top).is_dir():
+                _copy_tree(product_dir / top, target / top)
+            else:
+                _copy(product_dir / f"{top}.py", target / f"{top}.py",
+                      hint=f"assets.modules names '{module}', which is not in the product")
         write_atomic(target / "code_location.py", CODE_LOCATION)
         write_atomic(staging / "requirements.lock", _lock(product_dir))
-        header = image or f"{artifacts.product.name}:{artifacts.product.version}"
         write_atomic(staging / "Dockerfile", DOCKERFILE.format(
-            name=artifacts.product.name, version=artifacts.product.version, context=".",
-            base_image=base_image, uid=UID, product_dir=PRODUCT_DIR).replace(
-            "Build: docker build -t IMAGE", f"Build: docker build -t {header}"))
+            name=artifacts.product.name, version=artifacts.product.version,
+            image=image or f"{artifacts.product.name}:{artifacts.product.version}",
+            base_image=base_image, uid=UID, product_dir=PRODUCT_DIR))
         write_atomic(staging / ".dockerignore", DOCKERIGNORE)
         if output.exists():
             shutil.rmtree(output)

@@ -78,7 +78,7 @@ secrets: {{backends: [env, k8s]}}
 observability:
   traces: true
   lineage: true
-  otlp_endpoint: http://otel-collector:4317
+  otlp_endpoint: http://otel-collector:4318
   lineage_endpoint: http://marquez:5000
 data_architecture: {{pattern: medallion, naming: {{enforcement: {enforcement}}}}}
 governance:

@@ -28,20 +28,8 @@ def secret_mounts(refs: Iterator[tuple[str, str | None]]) -> list[dict[str, str]
             for ref, has_keys in sorted(keyed.items())]
 
 
-def _refs_in(data: Any) -> Iterator[tuple[str, str | None]]:
-    if isinstance(data, dict):
-        if isinstance(data.get("secret_ref"), str):
-            yield data["secret_ref"], data.get("key") if isinstance(data.get("key"), str) else None
-            return
-        for value in data.values():
-            yield from _refs_in(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _refs_in(value)
-
-
 def _service(endpoint: Any) -> tuple[str, int] | None:
-    """``http://otel-collector:4317`` → (otel-collector, 4317); None for a host outside the namespace."""
+    """``http://otel-collector:4318`` → (otel-collector, 4318); None for a host outside the namespace."""
     if not isinstance(endpoint, str) or not endpoint:
         return None
     parts = urlsplit(endpoint)
@@ -63,7 +51,9 @@ def platform_values(platform_file: Path) -> dict[str, Any]:
     if not result.ok:
         raise FloeError(result.diagnostics)
     data = yaml.safe_load(platform_file.read_text(encoding="utf-8")) or {}
-    values: dict[str, Any] = {"secretMounts": secret_mounts(_refs_in(data))}
+    from floe.profiles import secret_refs
+
+    values: dict[str, Any] = {"secretMounts": secret_mounts((ref.secret_ref, ref.key) for ref in secret_refs(data))}
     observability = data.get("observability") if isinstance(data.get("observability"), dict) else {}
     for key, chart_key in (("otlp_endpoint", "otelCollector"), ("lineage_endpoint", "marquez")):
         service = _service(observability.get(key))
