@@ -39,10 +39,6 @@ COMPILE_GOAL = 1.05
 PULL_GOAL = 1.2
 
 
-def _median(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=30, help="runs of each side (default 30)")
@@ -92,7 +88,7 @@ def _measure(work: Path, registry, runs: int) -> int:
             start = time.perf_counter()
             compile_product(product / "floe.yaml", write=False)
             samples.append(time.perf_counter() - start)
-    compile_ratio = _median(oci_times) / _median(file_times)
+    compile_ratio = statistics.median(oci_times) / statistics.median(file_times)
 
     target = f"{registry.host}/bench/platform:v1.0.0"
     oras_client = oras.client.OrasClient(hostname=registry.host, insecure=True)
@@ -108,15 +104,15 @@ def _measure(work: Path, registry, runs: int) -> int:
         start = time.perf_counter()
         oras_client.pull(target=target, outdir=str(outdir))
         oras_times.append(time.perf_counter() - start)
-    pull_ratio = _median(floe_times) / _median(oras_times)
+    pull_ratio = statistics.median(floe_times) / statistics.median(oras_times)
 
     layers = len(release.files)
     print(f"platform release: {layers} files, {sum(map(len, release.files.values()))} bytes, {published.digest}")
-    print(f"(a) compile, cached+locked oci:// platform / local file: {_median(oci_times) * 1000:.1f} ms / "
-          f"{_median(file_times) * 1000:.1f} ms = {compile_ratio:.3f} (goal <= {COMPILE_GOAL}) "
+    print(f"(a) compile, cached+locked oci:// platform / local file: {statistics.median(oci_times) * 1000:.1f} ms / "
+          f"{statistics.median(file_times) * 1000:.1f} ms = {compile_ratio:.3f} (goal <= {COMPILE_GOAL}) "
           f"{'PASS' if compile_ratio <= COMPILE_GOAL else 'MISS'}")
-    print(f"(b) cold pull, floe (verified) / bare oras: {_median(floe_times) * 1000:.1f} ms / "
-          f"{_median(oras_times) * 1000:.1f} ms = {pull_ratio:.3f} (goal <= {PULL_GOAL}) "
+    print(f"(b) cold pull, floe (verified) / bare oras: {statistics.median(floe_times) * 1000:.1f} ms / "
+          f"{statistics.median(oras_times) * 1000:.1f} ms = {pull_ratio:.3f} (goal <= {PULL_GOAL}) "
           f"{'PASS' if pull_ratio <= PULL_GOAL else 'MISS'}")
     print(f"runs: {runs} each, interleaved, medians")
     return 0

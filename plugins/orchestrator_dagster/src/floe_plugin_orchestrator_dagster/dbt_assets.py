@@ -247,14 +247,14 @@ def _publish_models(floe: Any, project: PreparedDbtProject, nodes: list[Any]) ->
     reader = floe.context.compute_reader()
     try:
         for node in nodes:
-            publisher.submit(node.unique_id, lambda node=node: _stage_model(floe, reader, project, node))
+            publisher.submit(node.unique_id, lambda node=node: _stage_model(floe, publisher, reader, project, node))
         staged = publisher.wait([node.unique_id for node in nodes])
     finally:
         reader.close()
     return {key: item.result for key, item in staged.items()}
 
 
-def _stage_model(floe: Any, reader: Any, project: PreparedDbtProject, node: Any) -> Staged:
+def _stage_model(floe: Any, publisher: Any, reader: Any, project: PreparedDbtProject, node: Any) -> Staged:
     """Read a built model from the compute engine and stage it for its Iceberg table."""
 
     catalog = floe.context.catalog
@@ -277,7 +277,7 @@ def _stage_model(floe: Any, reader: Any, project: PreparedDbtProject, node: Any)
             offset = published
     with failing_as(node.name):
         staged = stage_table(catalog, namespace, name, lambda: reader.read(*relation, offset=offset),
-                       asset=node.name, mode=mode, unique_key=keys, journal=floe.publisher().journal)
+                       asset=node.name, mode=mode, unique_key=keys, journal=publisher.journal)
     floe.observer.table_published(staged.result, staged.schema)  # observability
     return staged
 

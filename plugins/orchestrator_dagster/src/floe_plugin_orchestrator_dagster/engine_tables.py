@@ -15,8 +15,6 @@ from floe.runtime.outcome import TableResult
 if TYPE_CHECKING:
     from floe_plugin_orchestrator_dagster.dbt_assets import PreparedDbtProject
 
-#: The publish plan's write modes as run results name them.
-MODES = {"replace": "overwrite", "append": "append", "merge": "merge"}
 
 
 def place_in_layers(project: "PreparedDbtProject") -> None:
@@ -39,6 +37,8 @@ def place_in_layers(project: "PreparedDbtProject") -> None:
 
 def report(floe: Any, project: "PreparedDbtProject", nodes: list[Any]) -> dict[str, TableResult]:
     """The tables the engine just wrote, as the catalog now holds them."""
+    from floe_plugin_orchestrator_dagster.dbt_assets import PUBLISH_MODES
+
     catalog = floe.context.catalog
     out = {}
     for node in nodes:
@@ -47,7 +47,7 @@ def report(floe: Any, project: "PreparedDbtProject", nodes: list[Any]) -> dict[s
         table = catalog.load_table((namespace, name))
         snapshot = table.current_snapshot()
         summary = snapshot.summary if snapshot is not None else None
-        mode = "overwrite" if floe.request.full_refresh else MODES[planned.mode]
+        mode = "overwrite" if floe.request.full_refresh else PUBLISH_MODES[planned.mode]
         result = TableResult(asset=node.name, table=f"{namespace}.{name}",
                              rows=int(summary.get("total-records", 0)) if summary else 0,
                              snapshot_id=snapshot.snapshot_id if snapshot is not None else 0,

@@ -69,11 +69,11 @@ class FloeSqliteEventLogStorage(compat.sqlite_event_log_storage()):  # type: ign
         """Delete a run's events and its database file (Dagster's own method empties the file
         but keeps it, so deleted runs would still fill the disk)."""
         super().delete_events(run_id)
-        with self._db_lock:
+        with compat.event_log_lock(self):
             engine = self._engines.pop(run_id, None)
             if engine is not None:
                 engine.dispose()
-            self._initialized_dbs.discard(run_id)
+            compat.event_log_initialized(self).discard(run_id)
         path = self.path_for_shard(run_id)
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
