@@ -38,7 +38,7 @@ def environment_problem(exc: BaseException) -> str | None:
     not such a problem (then it is a bug)."""
     for error in _chain(exc):
         if isinstance(error, OSError) and error.errno in _ADVICE:
-            where = error.filename if error.filename is not None else None
+            where = error.filename
             if error.errno == errno.ENOTDIR and isinstance(where, str):
                 where = _file_in_the_way(where)
             shown = f"{os.path.relpath(where) if _relative_ok(where) else where}: " if where else ""

@@ -11,11 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
-
-#: The one answer that means "read it".
-REGULAR = None
-
 
 def file_problem(path: str | os.PathLike) -> str | None:
     """None when ``path`` is a regular file (following symbolic links); else what it is instead,
@@ -38,7 +33,7 @@ def file_problem(path: str | os.PathLike) -> str | None:
 def kind_problem(mode: int) -> str | None:
     """What :func:`file_problem` says for a file of ``st_mode`` ``mode``."""
     if stat.S_ISREG(mode):
-        return REGULAR
+        return None
     if stat.S_ISDIR(mode):
         return "is a directory, expected a file"
     if stat.S_ISFIFO(mode):
@@ -60,7 +55,7 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         problem = kind_problem(os.fstat(fd).st_mode)
-        if problem is not REGULAR:
+        if problem is not None:
             raise NotRegular(errno.EINVAL, problem)
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as handle:
@@ -71,8 +66,3 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
 
 class NotRegular(OSError):
     """A path that exists but is no regular file; ``strerror`` says what it is."""
-
-
-def exists_somehow(path: Path) -> bool:
-    """True when anything, even a dangling link or a pipe, stands at ``path``."""
-    return os.path.lexists(path)

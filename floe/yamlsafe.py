@@ -72,8 +72,6 @@ def load_file(path: str | Path, display: str | None = None) -> Document:
         raw = read_regular(path, MAX_BYTES + 1)
     except NotRegular as exc:
         raise FloeError(f"{name}: {exc.strerror}") from None
-    except IsADirectoryError:
-        raise FloeError(f"{name}: is a directory, expected a YAML file") from None
     except OSError as exc:
         problem = file_problem(path)
         if problem == "not found":
