@@ -237,8 +237,7 @@ def run_command(product: Path | None, select: str | None, exclude: str | None, f
                f"in {outcome.seconds:.1f}s")
     if outcome.tables and outcome.commit and outcome.commit != "one catalog commit":
         # Readers could see some of this run's tables before the others.
-        click.echo(f"note: the tables were committed with {outcome.commit}, not in one "
-                   "catalog commit", err=True)
+        click.echo(f"note: the tables were committed with {outcome.commit}", err=True)
 
 
 
@@ -582,9 +581,12 @@ def platform_test(file: Path | None, env: str | None, cases: Path | None) -> Non
 @handles_errors
 def platform_update(product: Path | None, platform: str | None, **registry: Any) -> None:
     """Resolve the product's oci:// platform tag again and move floe.lock to its digest."""
-    from floe.discovery import product_file
-    from floe.releases.lock import LOCK_FILE
+    from floe.compiler import _required_key
+    from floe.discovery import product_dir, product_file
+    from floe.releases.compatibility import check_compatible
+    from floe.releases.lock import LOCK_FILE, Lock
     from floe.releases.pull import pull
+    from floe.releases.reference import parse as parse_ref
     from floe.schema.product import parse_product
     from floe.yamlsafe import load_file
 
@@ -595,8 +597,21 @@ def platform_update(product: Path | None, platform: str | None, **registry: Any)
     ref = platform or (parsed.platform.ref if parsed.platform else None)
     if not ref or not ref.startswith("oci://"):
         raise FloeError(f"{path}: platform.ref is not an oci:// reference; nothing to update")
-    release = pull(ref, path.resolve().parent, update=True, what="platform.ref", options=_options(**registry))
-    click.echo(f"{release.ref} -> {release.digest} (locked in {path.parent / LOCK_FILE})")
+    directory = product_dir(path)
+    # Resolved and verified as compile would (signature, version range) before the lock moves:
+    # an update never pins a release that the next compile would refuse.
+    release = pull(ref, None, update=True, what="platform.ref", options=_options(**registry),
+                   public_key=_required_key(parsed, directory))
+    meta = release.release
+    check_compatible(directory, parsed.platform.version if parsed.platform else None, meta.get("name"),
+                     meta.get("version"), release.ref)
+    if parse_ref(ref, "platform.ref").digest is not None:
+        click.echo(f"{release.ref}: pinned by digest in floe.yaml, nothing to lock")
+        return
+    lock = Lock(directory)
+    if lock.set(release.ref, release.digest, meta.get("version")):
+        lock.write()
+    click.echo(f"{release.ref} -> {release.digest} (locked in {directory / LOCK_FILE})")
 
 
 # -- lineage and runs ------------------------------------------------------------------------
