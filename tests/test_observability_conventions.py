@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-# Imported up front: a simulated run ends within milliseconds, before the sender threads could
-# import the client and the OTLP encoder themselves (a real run covers that with its own work).
-import openlineage.client  # noqa: F401
+# The OTLP encoder is imported up front: a simulated run ends within milliseconds, before the
+# trace sender's thread could import it (a real run covers that with its own work). The
+# openlineage client is not: its sender waits for its import at the end of the run.
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: F401
 
 from conftest import EXAMPLE, ROOT, floe_subprocess, prime_dbt_cache

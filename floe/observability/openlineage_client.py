@@ -7,8 +7,9 @@ Where events go, first match wins:
 2. platform.yaml's ``observability.lineage_transport`` (any openlineage-python transport
    config: ``http``, ``file``, ``console``, ``composite``, ``kafka`` with
    ``openlineage-python[kafka]`` installed, ...; secrets as ``{secret_ref: ...}``) or
-   ``lineage_endpoint`` (an ``http`` transport to Marquez's ``/api/v1/lineage``): platform.yaml
-   wins over the environment;
+   ``lineage_endpoint`` (posted to Marquez's ``/api/v1/lineage`` by floe's own
+   :class:`~floe.observability.sender.HttpSender`, no client needed): platform.yaml wins over
+   the environment;
 3. OpenLineage's own configuration, exactly as its client reads it: ``$OPENLINEAGE_CONFIG``,
    ``openlineage.yml`` in the working directory or ``~/.openlineage/``, ``OPENLINEAGE__*``
    variables, or ``$OPENLINEAGE_URL`` (with ``$OPENLINEAGE_API_KEY``, ``$OPENLINEAGE_ENDPOINT``);
@@ -30,12 +31,17 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from floe.observability.sender import REQUEST_TIMEOUT, QueuedSender, endpoint_url
+from floe.observability.sender import REQUEST_TIMEOUT, HttpSender, QueuedSender, endpoint_url
 
 LINEAGE_PATH = "/api/v1/lineage"
+#: Seconds the end of a run waits, at most, for openlineage-python to be imported and its
+#: transport built, before the delivery deadline starts.
+CLIENT_IMPORT_SECONDS = 10.0
 
 
 def lineage_disabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -64,16 +70,10 @@ def environment_config(environ: Mapping[str, str] = os.environ, cwd: Path | None
 
 
 def platform_transport(settings: Any) -> tuple[dict, str] | None:
-    """The transport config platform.yaml asks for, and what to call it in a warning."""
+    """platform.yaml's ``lineage_transport`` config, and what to call it in a warning."""
     transport = getattr(settings, "lineage_transport", None)
     if transport:
         return dict(transport), f"the {transport.get('type')} transport of platform.yaml"
-    if settings.lineage_endpoint:
-        url = endpoint_url(settings.lineage_endpoint, LINEAGE_PATH)
-        # One bounded attempt per event, as for traces: retries with back-off would only hold
-        # the end of the run up when the endpoint is down.
-        return ({"type": "http", "url": url, "endpoint": "", "timeout": REQUEST_TIMEOUT,
-                 "retry": {"total": 0, "connect": 0, "read": 0, "status_forcelist": []}}, url)
     return None
 
 
@@ -104,10 +104,22 @@ class OpenLineageSender(QueuedSender):
         self._transport = copy.deepcopy(transport)
         self._secret = secret
         self._client_instance: Any = None
+        self._ready = threading.Event()
         super().__init__(target, what, REQUEST_TIMEOUT, thread_name="floe-openlineage")
 
+    def close(self, deadline: float) -> None:
+        """As :meth:`QueuedSender.close`, but the client's import does not count against the
+        deadline: a run shorter than the import (0.5-1 s, longer on a loaded machine) would
+        otherwise lose its lineage to a slow import, not to a slow endpoint."""
+        started = time.monotonic()
+        self._ready.wait(CLIENT_IMPORT_SECONDS)
+        super().close(deadline + (time.monotonic() - started))
+
     def _start(self) -> None:
-        self._client_instance = self._client()
+        try:
+            self._client_instance = self._client()
+        finally:
+            self._ready.set()
 
     def _deliver(self, event: dict) -> None:
         self._client_instance.emit(to_openlineage(event))
@@ -240,6 +252,10 @@ def lineage_sender(settings: Any, default_file: Path | None, secret: Callable[[A
     if chosen is not None:
         transport, target = chosen
         return OpenLineageSender(target, transport, secret)
+    if settings.lineage_endpoint:
+        # The events are already OpenLineage's JSON: posting them needs no client (and so no
+        # 0.5-1 s import). One bounded attempt per event, as for traces.
+        return HttpSender(endpoint_url(settings.lineage_endpoint, LINEAGE_PATH), "lineage events")
     where = environment_config(environ)
     if where is not None:
         return OpenLineageSender(where)
