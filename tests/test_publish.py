@@ -233,3 +233,15 @@ def test_staging_writes_every_table_before_the_commit_and_keeps_no_rows(catalog)
     assert set(staged) == set(results) == {"old", "new"}
     assert results["new"].mode == "create" and results["old"].rows == 2
     assert rows(catalog, "gold.new") == [(4,)] and rows(catalog, "gold.old") == [(2,), (3,)]
+
+
+def test_a_staged_merge_that_is_discarded_leaves_no_file_behind(catalog):
+    publish(catalog, "gold", "m", pa.table({"id": [1, 2], "v": ["a", "b"]}), asset="m")
+    location = Path(catalog.load_table("gold.m").location().removeprefix("file://"))
+    before = sorted(location.rglob("*"))
+    staged = stage_table(catalog, "gold", "m", pa.table({"id": [2, 3], "v": ["B", "c"]}), asset="m",
+                         mode="merge", unique_key=["id"])
+    assert staged.written, "pyiceberg's upsert wrote files for the merge"
+    staged.discard()
+    assert sorted(location.rglob("*")) == before
+    assert rows(catalog, "gold.m") == [(1, "a"), (2, "b")]

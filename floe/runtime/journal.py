@@ -52,26 +52,25 @@ class Journal:
 
 
 class JournalingIO:
-    """A pyiceberg ``FileIO`` that records each file in the journal before creating it.
+    """A pyiceberg ``FileIO`` that records each file a table's publish creates: in ``written``,
+    and in the journal (when there is one) before the file exists.
 
     It wraps the table's own ``FileIO``; reads and deletes go straight through.
     """
 
-    def __init__(self, io: Any, journal: Journal, table: str):
+    def __init__(self, io: Any, journal: "Journal | None", table: str):
         self._io = io
         self._journal = journal
         self._table = table
         self.properties = io.properties
+        #: Every location this IO created a file at, in order.
+        self.written: list[str] = []
 
     def new_output(self, location: str) -> Any:
-        self._journal.record(self._table, WRITTEN, [location])
+        if self._journal is not None:
+            self._journal.record(self._table, WRITTEN, [location])
+        self.written.append(location)
         return self._io.new_output(location)
-
-    def new_input(self, location: str) -> Any:
-        return self._io.new_input(location)
-
-    def delete(self, location: Any) -> None:
-        self._io.delete(location)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._io, name)

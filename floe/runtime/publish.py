@@ -126,12 +126,13 @@ def stage_table(catalog: Any, namespace: str, name: str, data: Any, *, asset: st
                             "to a version 2 table, or drop this one and floe creates it")
         transaction = _transaction(table) if mode != "merge" or not unique_key else table.transaction()
         changes = _evolve(transaction, table, rows.schema, asset)
-    if journal is not None:
-        table.io = JournalingIO(table.io, journal, ".".join(identifier))
+    # Every file the publish creates is recorded, so that a publish that is not committed can
+    # delete them all (pyiceberg's upsert writes its own, out of floe's sight).
+    io = table.io = JournalingIO(table.io, journal, ".".join(identifier))
     count, schema = rows.num_rows, rows.schema
     if mode == "merge" and unique_key:
-        written: list[str] = []
         transaction.upsert(rows, join_cols=list(unique_key))
+        written = io.written
         expired = snapshots.stage_expiry(transaction)
     else:
         staged = snapshots.stage_snapshot(transaction, table.io, rows, replace=mode != "append")
