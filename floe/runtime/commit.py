@@ -10,7 +10,9 @@ run reports that fallback.
 order, each table's new ``(metadata, metadata_location)``. It raises
 :class:`TablesCommitFailed` naming every table whose requirements failed, having applied
 nothing. A catalog that has the method but cannot use it now (a REST server without the
-endpoint) says why in ``multi_table_commit_unavailable``.
+endpoint) says why in ``multi_table_commit_unavailable``; one whose server cannot create tables
+inside the commit (Iceberg's reference REST server) creates them right after it and says how
+many in ``created_after_commit``, which the run reports.
 """
 
 from __future__ import annotations
@@ -98,13 +100,16 @@ def commit_tables(catalog: Any, staged: list["Staged"], journal: "Journal | None
         for item, (metadata, location) in zip(staged, responses):
             item.table.metadata, item.table.metadata_location = metadata, location
             item.committed = True
-        how = ONE_COMMIT
+        apart = getattr(catalog, "created_after_commit", 0)
+        how = ONE_COMMIT if not apart else (
+            f"{ONE_COMMIT} for the existing tables and {apart} new table(s) created right after it "
+            "(the catalog cannot create tables inside a multi-table commit)")
     else:
         _commit_each(staged)
         how = f"one commit per table ({unavailable})"
     # After the commit: a failed commit never loses a file; a file that cannot be deleted
-    # stays behind, unreferenced (and in the journal, for the next run). Deleting is waiting
-    # on the file system, so two threads share it.
+    # stays behind, unreferenced (the journal goes when the run finishes, so no later run
+    # retries it). Deleting is waiting on the file system, so two threads share it.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="floe-delete") as pool:
         list(pool.map(lambda item: snapshots.delete_files(item.table.io, obsolete[id(item)]), staged))
     return how

@@ -204,8 +204,12 @@ def _RestCatalog(config: dict) -> type:  # noqa: N802 - reads as the class it re
                 return None
             return f"the REST catalog does not list '{TRANSACTIONS}' in its /v1/config endpoints"
 
+        #: Tables the last commit_tables created after the transaction, not inside it.
+        created_after_commit = 0
+
         def commit_tables(self, changes: list, journal: Any = None) -> list:
             """Commit several tables atomically: the Iceberg REST multi-table commit."""
+            self.created_after_commit = 0
             return _commit_transaction(self, changes)
 
     return FloeRestCatalog
@@ -265,6 +269,7 @@ def _commit_existing_then_create(catalog: Any, changes: list) -> list:
     from pyiceberg.table import StagedTable
 
     existing = [change for change in changes if not isinstance(change[0], StagedTable)]
+    catalog.created_after_commit = len(changes) - len(existing)
     done = dict(zip(map(id, existing), _commit_transaction(catalog, existing))) if existing else {}
     results = []
     for change in changes:
