@@ -101,6 +101,11 @@ def test_a_release_signed_by_another_key_or_not_at_all_is_refused(run_cli, demo:
     unsigned = run_cli(["compile"], cwd=demo)
     assert unsigned.exit_code == 1
     assert "the release is not signed" in unsigned.output
+    # `floe platform update` checks the same before it moves the lock: nothing is locked.
+    updated = run_cli(["platform", "update"], cwd=demo)
+    assert updated.exit_code == 1
+    assert "the release is not signed" in updated.output
+    assert not (demo / "floe.lock").exists() or ":v1.0.1" not in (demo / "floe.lock").read_text()
 
 
 def test_requiring_a_signature_refuses_a_platform_file(run_cli, demo: Path, tmp_path: Path) -> None:

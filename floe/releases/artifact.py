@@ -9,13 +9,12 @@ clients can list a release without floe.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import PurePosixPath
 
 from floe.diagnostics import FloeError
 from floe.releases.build import MANIFEST, PLATFORM, Release
-from floe.releases.reference import DIGEST
+from floe.releases.reference import DIGEST, digest_of
 
 ARTIFACT_TYPE = "application/vnd.floe.platform.release.v1"
 MEDIA_RELEASE_MANIFEST = "application/vnd.floe.platform.manifest.v1+json"
@@ -24,7 +23,7 @@ MEDIA_POLICY = "application/vnd.floe.platform.policy.v1+json"
 MEDIA_SCHEMA = "application/vnd.floe.platform.schema.v1+json"
 EMPTY_MEDIA = "application/vnd.oci.empty.v1+json"
 EMPTY = b"{}"
-EMPTY_DIGEST = "sha256:" + hashlib.sha256(EMPTY).hexdigest()
+EMPTY_DIGEST = digest_of(EMPTY)
 TITLE = "org.opencontainers.image.title"
 #: The largest release floe pulls (the sum of its layers); a platform release is kilobytes.
 MAX_RELEASE_BYTES = 16 * 1024 * 1024
@@ -40,11 +39,6 @@ def media_type(name: str) -> str:
     if name.startswith("schemas/"):
         return MEDIA_SCHEMA
     return MEDIA_POLICY
-
-
-def digest_of(data: bytes) -> str:
-    """``sha256:<hex>`` of ``data``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def oci_manifest(release: Release, source: str | None = None, revision: str | None = None) -> bytes:

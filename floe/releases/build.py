@@ -19,6 +19,7 @@ import attrs
 
 from floe import __version__
 from floe.diagnostics import FloeError
+from floe.releases.reference import digest_of
 
 #: Semantic versions (2.0.0), optionally with a leading ``v``; build metadata (``+...``) cannot
 #: be an OCI tag, so it is refused rather than silently rewritten.
@@ -81,11 +82,11 @@ def build_release(platform_path: Path, version: str | None = None) -> Release:
         "floe_version": __version__,
         # Over the texts of the chain, root first; paths are left out so that where a checkout
         # lives never changes the digest.
-        "source_hash": "sha256:" + hashlib.sha256("\n".join(
+        "source_hash": digest_of("\n".join(
             hashlib.sha256(f.parsed.document.text.encode()).hexdigest() for f in policy.chain
-        ).encode()).hexdigest(),
+        ).encode()),
         "parents": [_parent(f) for f in policy.chain[:-1]],
-        "files": {name: "sha256:" + hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "files": {name: digest_of(data) for name, data in sorted(files.items())},
     }
     files[MANIFEST] = _json(manifest)
     return Release(meta.name or "", version, dict(sorted(files.items())), manifest)
@@ -151,7 +152,7 @@ def _parent(file: Any) -> dict[str, Any]:
     if file.release_digest:
         entry.update(ref=file.ref, digest=file.release_digest)
     else:
-        entry["source_hash"] = "sha256:" + hashlib.sha256(file.parsed.document.text.encode()).hexdigest()
+        entry["source_hash"] = digest_of(file.parsed.document.text.encode())
     return entry
 
 

@@ -8,11 +8,11 @@ cache that was tampered with, or damaged by a disk, is refused by digest, never 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from floe.diagnostics import FloeError
+from floe.releases.reference import digest_of
 
 
 def cache_dir() -> Path:
@@ -68,7 +68,7 @@ class Cache:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = digest_of(data)
         if actual != digest:
             raise CorruptCache(f"cached object {digest} is corrupt: its bytes hash to {actual}. It was "
                                f"changed after floe verified it; delete {path} and run the command again "
@@ -77,7 +77,7 @@ class Cache:
 
     def write(self, digest: str, data: bytes) -> None:
         """Store verified bytes atomically (the digest is checked again here)."""
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = digest_of(data)
         if actual != digest:
             raise FloeError(f"refusing to cache {actual} as {digest}")
         path = self.path(digest)

@@ -19,7 +19,7 @@ from floe.releases.artifact import check_manifest
 from floe.releases.build import MANIFEST, PLATFORM, RELEASE_FORMAT
 from floe.releases.cache import Cache
 from floe.releases.lock import Lock
-from floe.releases.reference import Reference, parse
+from floe.releases.reference import Reference, digest_of, parse
 
 
 @attrs.frozen
@@ -166,8 +166,6 @@ def _verify_signature(ref: Reference, digest: str, public_key: Any, cache: Cache
 
 def _release_manifest(files: dict[str, bytes], where: str) -> dict[str, Any]:
     """``manifest.json``, checked: a known format, and every file it lists present and intact."""
-    import hashlib
-
     try:
         release = json.loads(files[MANIFEST])
     except ValueError:
@@ -178,7 +176,7 @@ def _release_manifest(files: dict[str, bytes], where: str) -> dict[str, Any]:
     listed = release.get("files") if isinstance(release.get("files"), dict) else {}
     for name, digest in listed.items():
         data = files.get(name)
-        if data is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if data is None or digest_of(data) != digest:
             raise FloeError(f"{where}: release file '{name}' is missing or does not match {digest} "
                             f"as {MANIFEST} lists it")
     return release

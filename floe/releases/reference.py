@@ -18,6 +18,13 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+def digest_of(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``: the content address OCI registries and floe's cache use."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 @attrs.frozen
 class Reference:
     """A parsed ``oci://`` reference: registry host, repository, and a tag and/or a digest."""

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import attrs
 
 from floe.diagnostics import FloeError
-from floe.releases.reference import Reference
+from floe.releases.reference import Reference, digest_of
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 #: Manifests larger than this are refused: the OCI distribution spec asks registries to take
@@ -195,7 +195,7 @@ class Registry:
             self._check(resp, f"manifest {reference}")
             self._not_html(resp, f"manifest {reference}")
             data = b"".join(_limited(resp, MAX_MANIFEST_BYTES, f"the manifest of {self._name(reference)}"))
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = digest_of(data)
         announced = resp.headers.get("Docker-Content-Digest")
         expected = reference if reference.startswith("sha256:") else announced
         if expected and expected != digest:
@@ -249,7 +249,7 @@ class Registry:
 
     def put_manifest(self, tag: str, data: bytes, media_type: str = OCI_MANIFEST) -> str:
         """Store a manifest under ``tag``; return its digest, checked against the registry's."""
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = digest_of(data)
         resp = self._send("PUT", f"/v2/{self.ref.repository}/manifests/{tag}", data=data,
                           headers={"Content-Type": media_type})
         self._check(resp, f"manifest {tag}", expect=(201,))

@@ -15,12 +15,12 @@ pull and every cache read: cached signatures are verified again each time.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from floe.diagnostics import FloeError
+from floe.releases.reference import digest_of
 
 PAYLOAD_MEDIA = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -96,20 +96,20 @@ def _verifies(public_key: Any, body: bytes, signature: str) -> bool:
 
 def signature_manifest(layers: list[tuple[bytes, str]]) -> tuple[bytes, dict[str, bytes]]:
     """The ``.sig`` manifest for ``(payload, signature)`` layers, and the blobs it references."""
-    diff_ids = ["sha256:" + hashlib.sha256(body).hexdigest() for body, _ in layers]
+    diff_ids = [digest_of(body) for body, _ in layers]
     config = json.dumps({"architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
                          "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}},
                         separators=(",", ":"), sort_keys=True).encode()
-    blobs = {"sha256:" + hashlib.sha256(config).hexdigest(): config}
+    blobs = {digest_of(config): config}
     descriptors = []
     for body, signature in layers:
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = digest_of(body)
         blobs[digest] = body
         descriptors.append({"mediaType": PAYLOAD_MEDIA, "digest": digest, "size": len(body),
                             "annotations": {SIGNATURE_ANNOTATION: signature}})
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": CONFIG_MEDIA, "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "config": {"mediaType": CONFIG_MEDIA, "digest": digest_of(config),
                            "size": len(config)},
                 "layers": descriptors}
     return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode(), blobs
