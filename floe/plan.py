@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from floe.assets import AssetSpec
     from floe.dbt_project import DbtProjectModels
 
-#: Medallion layers recognised from a node's name prefix when enforcement placed it nowhere.
-MEDALLION = ("bronze", "silver", "gold")
 #: Namespace of nodes that sit directly in the project's model folder with no layer prefix.
 DEFAULT_LAYER = "main"
 
@@ -32,10 +30,13 @@ def node_layer(name: str, fqn: Sequence[str], placed: str | None = None) -> str:
 
     ``fqn`` is dbt's fully qualified name: project, folders..., node name.
     """
+    from floe.enforcement.inheritance import PATTERN_LAYERS
+
     if placed:
         return placed
-    for layer in MEDALLION:
-        if name.startswith(layer + "_"):
+    # Without a placement (naming enforcement off), the medallion prefixes still name a layer.
+    for layer, prefixes in PATTERN_LAYERS["medallion"].items():
+        if name.startswith(prefixes):
             return layer
     folders = list(fqn[1:-1])
     return folders[0] if folders else DEFAULT_LAYER
