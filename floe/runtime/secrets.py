@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from floe.diagnostics import FloeError
-from floe.runtime.scrub import remember
+from floe.runtime.scrub import MASK, remember
 from floe.schema.types import SecretRef
-
-MASK = "**********"
 
 
 class SecretValue:

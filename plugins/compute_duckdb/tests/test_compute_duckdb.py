@@ -183,8 +183,10 @@ def test_a_database_path_that_is_a_folder_or_floes_own_is_refused(path):
 def test_an_unknown_duckdb_setting_is_refused_with_the_closest_name():
     resolved, messages = resolve({"settings": {"preserve_insertion_ordr": False}})
     assert resolved is None
+    from floe_plugin_compute_duckdb.setting_names import DUCKDB_VERSION
+
     assert messages == ["platform.yaml: compute.default.settings.preserve_insertion_ordr: "
-                        "'preserve_insertion_ordr' is not a DuckDB 1.5.5 setting (did you mean "
+                        f"'preserve_insertion_ordr' is not a DuckDB {DUCKDB_VERSION} setting (did you mean "
                         "'preserve_insertion_order'?); see SELECT name FROM duckdb_settings() for "
                         "the full list"]
 

@@ -53,7 +53,18 @@ def test_the_secret_is_created_and_replaced_only_when_the_keys_change(con):
     plugin.configure_connection(con)
     assert _secret_key_id(con) == "ASIAFIRST"
     cursor = con.cursor()
-    plugin.configure_cursor(cursor)
+
+    class Counting:
+        """The cursor, counting the statements the plugin sends through it."""
+
+        sent = 0
+
+        def execute(self, sql):
+            Counting.sent += 1
+            return cursor.execute(sql)
+
+    plugin.configure_cursor(Counting())
+    assert Counting.sent == 0  # the same keys: no statement at all before the node
     assert _secret_key_id(con) == "ASIAFIRST"
     provider.keys = Provider.make("ASIASECOND")
     plugin.configure_cursor(con.cursor())

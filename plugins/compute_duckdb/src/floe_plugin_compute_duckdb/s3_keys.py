@@ -60,8 +60,10 @@ class Plugin(BasePlugin):
             try:
                 cursor.execute(secret_sql(self._config, keys))
             except Exception as exc:  # noqa: BLE001 - DuckDB's message, with the keys masked
-                raise FloeError(f"DuckDB refused the S3 secret of this run: "
-                                f"{_masked(str(exc), keys)}") from None
+                from floe.runtime.scrub import scrub
+
+                # The keys are SecretValues of this process: scrub masks them in DuckDB's words.
+                raise FloeError(f"DuckDB refused the S3 secret of this run: {scrub(str(exc))}") from None
             self._keys = keys
 
 
@@ -85,12 +87,3 @@ def _literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def _masked(text: str, keys: Any) -> str:
-    from floe.runtime.secrets import MASK
-
-    for secret in (keys.secret_access_key, keys.session_token):
-        if secret is not None and secret.reveal():
-            text = text.replace(secret.reveal(), MASK)
-    return text
