@@ -23,7 +23,6 @@ import os
 import secrets as random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import yaml
 from pyiceberg.catalog.sql import SqlCatalog
 
 from conftest import EXAMPLE, floe_subprocess, prime_dbt_cache
+from support import free_port
 from support.helm import documents, find, helm
 from support.postgres import postgres  # noqa: F401 - the session fixture
 
@@ -46,12 +46,6 @@ SECRETS_IN_PLATFORM = """\
       http_proxy_password: {secret_ref: proxy-password}
 """
 REPOSITORY = "__repository__"
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _graphql(port: int, query: str) -> dict:
@@ -143,7 +137,7 @@ def deployment(postgres, tmp_path_factory):  # noqa: F811 - the session fixture
     assert proc.returncode == 0, proc.stderr
     product = source / ".floe" / "package" / "product"
 
-    code_port, web_port = _port(), _port()
+    code_port, web_port = free_port(), free_port()
     (root / "platform-values.yaml").write_text(yaml.safe_dump({
         "postgresql": {"enabled": False, "host": "127.0.0.1", "port": postgres.port,
                        "username": postgres.user, "database": postgres.database},

@@ -6,7 +6,6 @@ tests fail in CI and skip elsewhere with the command that installs it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from support import unavailable
 
 from floe.deploy.tools import find_tool
 
@@ -27,10 +28,7 @@ def helm() -> Path:
     """The helm binary; a missing one fails in CI and skips elsewhere."""
     path = find_tool("helm")
     if path is None:
-        message = "helm is not installed: run scripts/install_helm.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("helm is not installed: run scripts/install_helm.sh")
     return path
 
 

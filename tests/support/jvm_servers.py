@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
+
+from support import free_port
 
 CACHE = Path(os.environ.get("FLOE_CI_CACHE", Path.home() / ".cache" / "floe-ci"))
 JDK = Path(os.environ.get("FLOE_JDK", "/usr/lib/jvm/temurin-25-jdk-amd64"))
@@ -41,12 +42,6 @@ def available() -> str | None:
         if not path.is_file():
             return f"{path.parent} is missing: run .ci/fetch-jvm-peers"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -15,13 +15,14 @@ import base64
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
+
+from support import free_port
 
 #: moto's default account, the one every principal below lives in.
 ACCOUNT = "123456789012"
@@ -118,19 +119,13 @@ def _key_id(authorization: str) -> str | None:
     return rest.split("/", 1)[0] if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def moto_iam_server(workdir: Path) -> Iterator[MotoIam]:
     """Start moto in a child process with recording on and an ``admin`` user; not enforcing yet.
 
     The caller creates what it needs, then calls :meth:`MotoIam.enforce`.
     """
-    port = _free_port()
+    port = free_port()
     recording = workdir / "moto-requests.jsonl"
     env = {**os.environ, "MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording),
            "AWS_EC2_METADATA_DISABLED": "true"}

@@ -8,9 +8,7 @@ outside CI a missing binary skips the tests that need it, in CI it fails them.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,7 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import attrs
-import pytest
+
+from support import free_port, unavailable
 
 BINARY = "docker-registry"
 
@@ -50,16 +49,7 @@ def require_binary(name: str, package: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    message = f"{name} is not installed (apt-get install -y {package})"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    unavailable(f"{name} is not installed (apt-get install -y {package})")
 
 
 def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
@@ -98,7 +88,7 @@ def start_registry(workdir: Path, username: str | None = None, password: str | N
     binary = require_binary(BINARY, "docker-registry")
     storage = workdir / "storage"
     storage.mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     auth = ""
     if username:
         htpasswd = require_binary("htpasswd", "apache2-utils")

@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
 import attrs
 import pytest
+
+from support import free_port, unavailable
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -41,12 +41,6 @@ class Postgres:
         return proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _as_user() -> dict:
     if os.geteuid() != 0:
         return {}
@@ -58,10 +52,7 @@ def _as_user() -> dict:
 def postgres() -> Iterator[Postgres]:
     """One PostgreSQL server for the session; fails in CI, skips elsewhere, when not installed."""
     if not (BIN / "initdb").is_file():
-        message = "PostgreSQL 15 is not installed: apt-get install postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("PostgreSQL 15 is not installed: apt-get install postgresql")
     owner = _as_user()
     home = Path(tempfile.mkdtemp(prefix="floe-pg-"))
     data, sockets = home / "data", home / "sockets"
@@ -71,7 +62,7 @@ def postgres() -> Iterator[Postgres]:
     if owner:
         for path in (home, sockets, home / "pw"):
             os.chown(path, owner["user"], owner["group"])
-    port = _free_port()
+    port = free_port()
     server = Postgres("127.0.0.1", port, "dagster", password, "dagster", BIN)
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     try:
