@@ -43,7 +43,7 @@ def discover(product_dir: Path, config: "PythonAssetsInfo") -> list[AssetSpec]:
         for _, value in inspect.getmembers(module):
             spec = getattr(value, SPEC_ATTRIBUTE, None)
             if isinstance(spec, AssetSpec):
-                _check_names(spec)
+                _check_names(spec, product_dir)
                 if spec.name in specs and specs[spec.name].fn is not spec.fn:
                     raise FloeError(f"two Python assets are named '{spec.name}' "
                                     f"({module.__name__} and {specs[spec.name].fn.__module__})")
@@ -51,7 +51,7 @@ def discover(product_dir: Path, config: "PythonAssetsInfo") -> list[AssetSpec]:
     return [specs[name] for name in sorted(specs)]
 
 
-def _check_names(spec: AssetSpec) -> None:
+def _check_names(spec: AssetSpec, product_dir: Path) -> None:
     """The name and layer become a Dagster asset and an Iceberg ``layer.name``: refuse any
     that would fail there (or escape into a path), naming the function's file and line."""
     from floe.schema.names import identifier_problem
@@ -59,11 +59,8 @@ def _check_names(spec: AssetSpec) -> None:
     problems = [p for p in (identifier_problem(spec.name, "@floe_asset name"),
                             identifier_problem(spec.layer, "@floe_asset layer")) if p]
     if problems:
-        try:
-            where = f"{inspect.getsourcefile(spec.fn)}:{inspect.getsourcelines(spec.fn)[1]}: "
-        except (OSError, TypeError):
-            where = ""
-        raise FloeError(f"{where}{getattr(spec.fn, '__name__', spec.name)}: {'; '.join(problems)}")
+        raise FloeError(f"{where(spec, product_dir)}: {getattr(spec.fn, '__name__', spec.name)}: "
+                        f"{'; '.join(problems)}")
 
 
 def where(spec: AssetSpec, product_dir: Path) -> str:

@@ -275,12 +275,8 @@ def _follow_move(manifest: Path, project: Path) -> None:
     if all(json.loads(f'"{found}"') == here for found in _ROOT_PATH.findall(text)):
         return
     data = json.loads(text)
-    stale = [node for node in data.get("nodes", {}).values()
-             if isinstance(node, dict) and isinstance(node.get("root_path"), str) and node["root_path"] != here]
-    if stale:
-        for node in stale:
-            node["root_path"] = here
-        write_atomic(manifest, json.dumps(data))
+    follow_move(data, project)
+    write_atomic(manifest, json.dumps(data))
 
 
 def dbt_executable() -> Path:

@@ -64,3 +64,18 @@ def test_a_dependency_on_no_node_of_the_product_fails_compile_at_the_asset(demo)
                                         r"Python asset of the product \(did you mean "
                                         r"'silver_customer_orders'\?\)"):
         floe.compile(str(demo / "floe.yaml"))
+
+
+@pytest.mark.parametrize("decorator", ['@floe_asset(name="../escape", layer="gold")',
+                                       '@floe_asset(layer="../../etc")'])
+def test_an_asset_name_or_layer_that_would_become_a_path_fails_compile_at_its_line(demo, decorator):
+    (demo / "assets" / "bad.py").write_text(
+        "from floe.assets import floe_asset\n\n\n"
+        f"{decorator}\n"
+        "def bad():\n"
+        "    return None\n")
+    with pytest.raises(FloeError) as raised:
+        floe.compile(str(demo / "floe.yaml"))
+    message = str(raised.value)
+    assert message.startswith("assets/bad.py:4: bad: @floe_asset "), message
+    assert "is not valid: use " in message
