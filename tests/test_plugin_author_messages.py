@@ -153,12 +153,16 @@ def test_an_unknown_type_never_invents_a_distribution_to_install(tmp_path):
 
 def test_a_type_floe_publishes_but_is_not_installed_names_its_distribution(monkeypatch):
     # Every published plugin is installed in the test environment; pretend one more exists.
-    monkeypatch.setitem(manager.PUBLISHED, ("compute", "spark"), "floe-plugin-compute-spark")
+    monkeypatch.setattr(manager, "PUBLISHED", manager.PUBLISHED | {("compute", "spark")})
     message = PluginRegistry().unknown_type_message("compute", "spark")
     assert message.endswith("To add it: pip install floe-plugin-compute-spark")
     assert "pip install" not in PluginRegistry().unknown_type_message("compute", "sparkk")
 
 
-def test_every_published_distribution_follows_the_naming_convention():
-    for (kind, type_name), distribution in manager.PUBLISHED.items():
-        assert distribution == manager.distribution_name(kind, type_name)
+def test_every_published_plugin_is_an_in_tree_distribution_of_that_name():
+    # The names floe suggests to `pip install` are distributions this repository builds.
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    built = {tomllib.loads(p.read_text())["project"]["name"] for p in root.glob("plugins/*/pyproject.toml")}
+    assert {manager.distribution_name(kind, type_name) for kind, type_name in manager.PUBLISHED} == built

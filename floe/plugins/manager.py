@@ -47,16 +47,10 @@ def distribution_name(kind: str, type_name: str) -> str:
     return f"floe-plugin-{kind}-{type_name.replace('_', '-')}"
 
 
-#: The plugin distributions the floe project publishes, by (kind, type). Only these are ever
+#: The (kind, type) of every plugin the floe project publishes, as ``distribution_name`` names it. Only these are ever
 #: suggested to ``pip install``: a name made up from a typo could be registered by anyone.
-PUBLISHED = {
-    ("catalog", "polaris"): "floe-plugin-catalog-polaris",
-    ("compute", "duckdb"): "floe-plugin-compute-duckdb",
-    ("compute", "trino"): "floe-plugin-compute-trino",
-    ("orchestrator", "dagster"): "floe-plugin-orchestrator-dagster",
-    ("secrets", "aws"): "floe-plugin-secrets-aws",
-    ("secrets", "k8s"): "floe-plugin-secrets-k8s",
-}
+PUBLISHED = frozenset({("catalog", "polaris"), ("compute", "duckdb"), ("compute", "trino"),
+                       ("orchestrator", "dagster"), ("secrets", "aws"), ("secrets", "k8s")})
 
 
 def _lines(lines: list[str]) -> list[Diagnostic]:
@@ -240,9 +234,8 @@ class PluginRegistry:
         hint = did_you_mean(name, installed)
         text = (f"no {kind} plugin '{name}' is installed{hint}; installed {kind} "
                 f"{KIND_FIELD[kind]}s: {one_of(installed)}.")
-        published = PUBLISHED.get((kind, name))
-        if published:
-            return f"{text} To add it: pip install {published}"
+        if (kind, name) in PUBLISHED:
+            return f"{text} To add it: pip install {distribution_name(kind, name)}"
         if hint:
             return text
         return (f"{text} floe publishes no {kind} plugin of that name; install the distribution "
