@@ -18,43 +18,15 @@ It prints (a) on ÷ off (goal ≤ 1.05) and (b) hanging − on, the time a hangi
 from __future__ import annotations
 
 import argparse
-import http.server
 import re
 import socket
 import statistics
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_overhead import generate, timed  # noqa: E402 - the bench project and timer, shared
-
-
-class Collector(http.server.ThreadingHTTPServer):
-    """Answers every POST with 200 and counts them by path."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, int] = {}
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.received[self.path] = server.received.get(self.path, 0) + 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+from run_overhead import Collector, generate, timed  # noqa: E402 - the bench project, timer and receiver, shared
 
 
 def hanging_endpoint() -> tuple[str, socket.socket]:

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import http.server
 import os
 import pstats
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,28 +110,38 @@ def bench_run(product: Path, runs: int) -> tuple[float, float]:
     return statistics.median(dbt_times), statistics.median(floe_times)
 
 
+class Collector(http.server.ThreadingHTTPServer):
+    """Answers every POST with 200 and counts them by path."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, int] = {}
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.received[self.path] = server.received.get(self.path, 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
 def bench_lineage_client(product: Path, runs: int) -> tuple[float, float, int]:
     """Median ``floe run`` seconds with lineage to the local file and through openlineage-python's
     http transport, interleaved; and how many events the receiver got."""
-    import http.server
-    import threading
-
-    received = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            received.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = Collector()
     floe = [sys.executable, "-m", "floe", "run"]
-    client_env = {**ENV, "OPENLINEAGE_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+    client_env = {**ENV, "OPENLINEAGE_URL": server.url}
     try:
         file_times, client_times = [], []
         for _ in range(runs):
@@ -138,7 +150,7 @@ def bench_lineage_client(product: Path, runs: int) -> tuple[float, float, int]:
     finally:
         server.shutdown()
         server.server_close()
-    return statistics.median(file_times), statistics.median(client_times), len(received) // runs
+    return statistics.median(file_times), statistics.median(client_times), sum(server.received.values()) // runs
 
 
 def model_tables(product: Path) -> dict[str, object]:
