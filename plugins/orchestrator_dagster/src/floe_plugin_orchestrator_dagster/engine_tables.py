@@ -18,21 +18,24 @@ if TYPE_CHECKING:
 
 
 def place_in_layers(project: "PreparedDbtProject") -> None:
-    """Point every table model of the in-memory manifest at its layer's schema."""
-    for unique_id, node in project.manifest.nodes.items():
+    """Point every table model of the manifest at its layer's schema.
+
+    Done on the manifest's JSON (which dagster-dbt reads, and dbt's in-memory manifest is built
+    from when a run needs it), so that loading a code location still builds no dbt objects.
+    """
+    for unique_id, node in project.nodes.items():
         planned = project.plan.get(unique_id)
-        if node.resource_type != "model" or planned is None or planned.table is None:
+        if node.get("resource_type") != "model" or planned is None or planned.table is None:
             continue
         layer = planned.table.namespace
-        if node.relation_name:
+        if node.get("relation_name"):
             # database.schema.identifier, each part quoted or not as the adapter renders it;
             # floe's names (validated identifiers) contain no dots.
-            parts = node.relation_name.split(".")
+            parts = node["relation_name"].split(".")
             if len(parts) == 3:
-                parts[1] = parts[1].replace(node.schema, layer)
-                node.relation_name = ".".join(parts)
-        node.schema = layer
-        project.nodes[unique_id]["schema"] = layer
+                parts[1] = parts[1].replace(node["schema"], layer)
+                node["relation_name"] = ".".join(parts)
+        node["schema"] = layer
 
 
 def report(floe: Any, project: "PreparedDbtProject", nodes: list[Any]) -> dict[str, TableResult]:
