@@ -1,15 +1,16 @@
 """A dbt project as Dagster assets: dbt runs in-process, results are published to Iceberg.
 
-dagster-dbt models the project (one asset per node, dbt tests as asset checks). The asset body
-does not use ``DbtCliResource``: that path runs ``dbt --version`` and a ``dbt parse``
-subprocess on every run (measured at ~3.4× a plain ``dbt build``). Instead floe parses once with
-``dbtRunner``, hands the parsed manifest to the build, and stages each table model only after
+One asset per model, seed and snapshot, dbt tests as asset checks (:mod:`.dbt_specs`, built
+from the manifest JSON so that loading a code location imports no dbt). The asset body runs dbt
+in this process with ``dbtRunner`` — not dagster-dbt's ``DbtCliResource``, which runs
+``dbt --version`` and a ``dbt parse`` subprocess on every run (measured at ~3.4× a plain
+``dbt build``) — hands it the manifest compile parsed, and stages each table model only after
 the whole build succeeded; the run commits every staged table at its end, so a failing model,
 test or later asset leaves every published table at its last good snapshot.
 
 Which nodes publish a table, into which namespace and how (replace, append, merge on a key)
 comes from the artifacts' publish plan (``CompiledArtifacts.publish``); the manifest is read
-once per transform, for dagster-dbt's assets and dbt's in-memory manifest.
+once per transform, for the asset specs and dbt's in-memory manifest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import functools
 import json
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import yaml
 
@@ -25,6 +27,7 @@ from floe.artifacts import DbtTransform, PlannedNode
 from floe.diagnostics import FloeError
 from floe.runtime.publish import Staged, stage_table
 from floe_plugin_orchestrator_dagster import engine_tables
+from floe_plugin_orchestrator_dagster.dbt_specs import DbtSpecs, selected_ids
 from floe_plugin_orchestrator_dagster.resource import failing_as
 
 if TYPE_CHECKING:
@@ -57,16 +60,25 @@ class PreparedDbtProject:
                                             transform.profile, transform.target, compiled, transform.vars)
         #: The publish plan's nodes of this transform, by unique_id.
         self.plan = context.artifacts.publish.of_transform(transform.name)
-        # The one read of the manifest in a run: dagster-dbt builds its assets from this dict,
-        # dbt's in-memory manifest is built from it too.
+        # The one read of the manifest in a run: the asset specs are built from this dict, and
+        # dbt's in-memory manifest too.
         self.manifest_json = json.loads(self.manifest_path.read_bytes())
         follow_move(self.manifest_json, self.project_dir)
         self.nodes = self.manifest_json["nodes"]
-        self._write_profiles()
+        self.adapter = compiled.get("type")
         #: True when the compute engine writes the catalog's tables itself (see engine_tables).
         self.engine_writes_tables = context.compute_writes_tables()
         if self.engine_writes_tables:
             engine_tables.place_in_layers(self)
+
+    @functools.cached_property
+    def specs(self) -> DbtSpecs:
+        """The project's Dagster asset and check specs, and every node's asset key."""
+        def layer_of(unique_id: str) -> str | None:
+            return self.planned(unique_id).layer
+
+        selected = selected_ids(self.manifest_json, self.transform.select, self.transform.exclude)
+        return DbtSpecs(self.manifest_json, layer_of, adapter=self.adapter, selected=selected)
 
     @functools.cached_property
     def manifest(self) -> Any:
@@ -89,26 +101,32 @@ class PreparedDbtProject:
 
     def args(self, command: str, *extra: str) -> list[str]:
         """Command-line arguments for an in-process dbt command on this project."""
-        return [command, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.run_dir),
+        return [command, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir),
                 "--profile", self.transform.profile, "--target", self.transform.target,
                 "--target-path", str(self.run_dir / "target"), "--log-path", str(self.work_dir / "logs"),
                 "--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats",
                 *extra]
 
-    def _write_profiles(self) -> None:
-        # The profile comes from the artifacts (no hand-written profiles.yml); secrets appear in
-        # it only as env_var() references, so the file holds nothing secret.
+    @functools.cached_property
+    def profiles_dir(self) -> Path:
+        """The folder of the ``profiles.yml`` dbt runs with, written on first use.
+
+        The profile comes from the artifacts (no hand-written profiles.yml); secrets appear in
+        it only as env_var() references, so the file holds nothing secret. Written when a run
+        first needs it, not when a code location loads, whose files may be read-only.
+        """
         profiles = {self.transform.profile: {"target": self.transform.target,
                                              "outputs": {self.transform.target: self.context.dbt_output()}}}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=True))
+        return self.run_dir
 
 
 def _load_manifest(data: dict[str, Any]) -> Any:
     """dbt's in-memory manifest, rebuilt from the manifest.json compile wrote (already read).
 
     The file was written by this dbt (compile's ``dbt parse``), so no schema upgrade applies;
-    building the objects does not change ``data``, which dagster-dbt reads as well.
+    building the objects does not change ``data``, which the asset specs are read from as well.
     """
     from dbt.contracts.graph.manifest import Manifest, WritableManifest
     from dbt.contracts.graph.nodes import GenericTestNode
@@ -123,43 +141,37 @@ def _load_manifest(data: dict[str, Any]) -> Any:
 
 
 def build_assets(project: PreparedDbtProject) -> Any:
-    """The Dagster assets of one transform's dbt project."""
-    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+    """The Dagster assets of one transform's dbt project: one asset per model, seed and
+    snapshot, each dbt test an asset check, built and published by one step."""
+    from dagster import multi_asset
 
-    class Translator(DagsterDbtTranslator):
-        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-            if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-                return project.planned(dbt_resource_props["unique_id"]).layer
-            return super().get_group_name(dbt_resource_props)
-
-    translator = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
     transform = project.transform
+    specs = project.specs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
 
-        @dbt_assets(manifest=project.manifest_json, select=transform.select or "fqn:*",
-                    exclude=transform.exclude or "", name=f"dbt_{transform.name}",
-                    dagster_dbt_translator=translator, required_resource_keys={"floe"})
+        @multi_asset(specs=specs.assets, check_specs=specs.checks, can_subset=True,
+                     name=f"dbt_{transform.name}", required_resource_keys={"floe"})
         def transform_assets(context):  # noqa: ANN001 - Dagster resolves this annotation itself
             floe = context.resources.floe
             # observability: a span and lineage for the step and each node (floe.observability)
             with floe.step(), floe.observer.dbt_build(transform.name, context.run_id):
-                yield from _build_and_publish(context, project, translator)
+                yield from _build_and_publish(context, project)
 
     return transform_assets
 
 
-def _build_and_publish(context: Any, project: PreparedDbtProject, translator: Any) -> Iterator[Any]:
+def _build_and_publish(context: Any, project: PreparedDbtProject) -> Iterator[Any]:
     from dagster import Failure, MaterializeResult
     from dbt.cli.main import dbtRunner
 
     floe = context.resources.floe
     request = floe.request
-    key_of = {uid: translator.get_asset_key(node) for uid, node in project.nodes.items()}
-    checks = {(spec.asset_key, spec.name) for spec in context.assets_def.check_specs}
+    key_of = project.specs.key_of
+    checks = {(key.asset_key, key.name) for key in context.selected_asset_check_keys}
     extra: list[str] = []
     selected = [project.nodes[uid]["name"] for uid, key in key_of.items()
-                if key in context.selected_asset_keys]
+                if uid in project.nodes and key in context.selected_asset_keys]
     if context.is_subset or request.select:
         extra += ["--select", request.select or " ".join(selected)]
     elif project.transform.select:
@@ -195,7 +207,7 @@ def _build_and_publish(context: Any, project: PreparedDbtProject, translator: An
 
     built = [item.node for item in results
              if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
-             and key_of[item.node.unique_id] in context.selected_asset_keys]
+             and key_of.get(item.node.unique_id) in context.selected_asset_keys]
     to_publish = [node for node in built if project.planned(node.unique_id).table is not None]
     if project.engine_writes_tables:
         published = engine_tables.report(floe, project, to_publish)

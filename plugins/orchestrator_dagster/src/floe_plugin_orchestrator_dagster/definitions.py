@@ -58,7 +58,19 @@ class FloeDefinitions:
         path = Path(path).resolve()
         artifacts = CompiledArtifacts.read(path)
         context = RunContext(artifacts, Path(product_dir) if product_dir else path.parent.parent)
-        return build_definitions(context, RunRequest())[0]
+        # Loading makes hundreds of thousands of long-lived objects (the specs, Dagster's asset
+        # graph and jobs) and next to no garbage, so the collector's passes during it only
+        # re-scan them: ~0.4 s of a 1,000-model load, measured. Collection waits until the
+        # definitions are resolved (as a code server resolves them right after import), then
+        # what was loaded moves out of the collector's view for the life of the process.
+        gc.disable()
+        try:
+            definitions = build_definitions(context, RunRequest())[0]
+            definitions.get_repository_def().load_all_definitions()
+        finally:
+            gc.enable()
+        gc.freeze()
+        return definitions
 
 
 def build_definitions(context: RunContext, request: RunRequest) -> tuple["Definitions", FloeRun, list]:

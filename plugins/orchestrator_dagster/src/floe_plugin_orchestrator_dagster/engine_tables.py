@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 def place_in_layers(project: "PreparedDbtProject") -> None:
     """Point every table model of the manifest at its layer's schema.
 
-    Done on the manifest's JSON (which dagster-dbt reads, and dbt's in-memory manifest is built
-    from when a run needs it), so that loading a code location still builds no dbt objects.
+    Done on the manifest's JSON, which the asset specs are read from and dbt's in-memory
+    manifest is built from when a run needs it, so loading a code location builds no dbt objects.
     """
     for unique_id, node in project.nodes.items():
         planned = project.plan.get(unique_id)

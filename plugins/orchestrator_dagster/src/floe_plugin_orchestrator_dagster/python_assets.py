@@ -48,8 +48,8 @@ def build_asset(spec: AssetSpec, node: PlannedNode, names: dict[str, str]) -> An
     """The Dagster asset that runs ``spec.fn`` after its dependencies and publishes its table.
 
     :param node: the asset's entry in the publish plan (layer, table, dependencies).
-    :param names: asset name of every node of the plan, by id (dagster-dbt keys dbt nodes by
-        name, as floe does Python assets).
+    :param names: asset name of every node of the plan, by id (a dbt node's asset key is its
+        name too, see :mod:`.dbt_specs`).
     """
     from dagster import AssetKey, MaterializeResult, asset
 
