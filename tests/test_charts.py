@@ -216,6 +216,19 @@ def test_the_code_server_and_its_runs_use_the_image_pinned_by_digest():
     assert container["args"][:2] == ["code-server", "start"]
 
 
+def test_the_pods_name_the_platform_release_the_product_was_compiled_against():
+    release = "oci://registry.example.com/acme/platform:v1.2.0"
+    objects = _product("--set", "image.tag=1.0.0", "--set", f"platform.ref={release}",
+                       "--set", f"platform.releaseDigest={DIGEST}")
+    annotations = find(objects, "Deployment", "customer-analytics")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["floe.dev/platform-ref"] == release
+    assert annotations["floe.dev/platform-release-digest"] == DIGEST
+    # a platform from a file has neither
+    plain = find(_product("--set", "image.tag=1.0.0"), "Deployment", "customer-analytics")
+    assert not {"floe.dev/platform-ref", "floe.dev/platform-release-digest"} & set(
+        plain["spec"]["template"]["metadata"]["annotations"])
+
+
 def test_the_product_chart_refuses_to_render_without_an_image():
     import subprocess
 

@@ -211,6 +211,19 @@ def test_unreachable_registry_without_a_cached_copy_is_a_clear_error(run_cli, de
     assert not (demo / "floe.lock").exists()
 
 
+def test_floe_deploy_names_the_release_and_its_digest_for_the_pods(run_cli, demo: Path, repo: str,
+                                                                  oci_registry, isolated: Path) -> None:
+    from floe.artifacts import CompiledArtifacts
+    from floe.deploy.values import product_values
+
+    digest = publish(run_cli, demo, "v1.0.0", repo).output.strip().splitlines()[-1]
+    pin(demo, repo + ":v1.0.0")
+    compile_json(run_cli, demo)
+    artifacts = CompiledArtifacts.read(demo / ".floe" / "compiled_artifacts.json")
+    platform = product_values(artifacts, "registry.example.com/sales:1.0.0", None, "floe-platform")["platform"]
+    assert platform["ref"] == repo + ":v1.0.0" and platform["releaseDigest"] == digest
+
+
 def test_a_locked_digest_is_compiled_until_update_moves_the_lock(run_cli, demo: Path, repo: str,
                                                                  oci_registry, isolated: Path) -> None:
     from floe.releases.pull import RegistryOptions

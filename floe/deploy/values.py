@@ -74,7 +74,10 @@ def product_values(artifacts: CompiledArtifacts, image: str | None, digest: str 
         "platformRelease": platform_release,
         "secretMounts": secret_mounts((r.secret_ref, r.key) for r in artifacts.secret_refs),
         # Which platform release the product was compiled against, on every pod it runs.
-        "platform": {"source": artifacts.platform.source, "digest": artifacts.platform.digest},
+        "platform": {"source": artifacts.platform.source, "digest": artifacts.platform.digest,
+                     # an oci:// platform: the release by reference and by its immutable digest
+                     "ref": artifacts.platform.ref or "",
+                     "releaseDigest": artifacts.platform.release_digest or ""},
     }
     if image:
         repository, tag = _split_image(image)
