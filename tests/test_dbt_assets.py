@@ -6,8 +6,10 @@ The assets and checks come from the compiled artifacts and dbt's manifest JSON; 
 
 from __future__ import annotations
 
-import floe
+import pytest
 from dagster import AssetKey
+
+import floe
 
 
 def definitions(demo):
@@ -33,10 +35,13 @@ def test_every_planned_node_is_an_asset_in_its_layer_and_every_schema_test_a_che
         AssetKey("bronze_customers"), AssetKey("bronze_orders")}
 
 
-def test_a_transform_selection_keeps_only_the_nodes_dbt_selects(demo):
+@pytest.mark.parametrize("selection", ["select: bronze_customers bronze_orders",
+                                       # relative to the dbt project, wherever the location loads
+                                       "models: [{path: models/bronze}]"])
+def test_a_transform_selection_keeps_only_the_nodes_dbt_selects(demo, selection):
     floe_yaml = demo / "floe.yaml"
     floe_yaml.write_text(floe_yaml.read_text().replace(
-        "    path: ./dbt\n", "    path: ./dbt\n    select: bronze_customers bronze_orders\n"))
+        "    path: ./dbt\n", f"    path: ./dbt\n    {selection}\n"))
     (demo / "assets" / "top_countries.py").unlink()  # it reads gold, which is no longer built
     graph = definitions(demo).resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_materializable} \

@@ -77,7 +77,8 @@ class PreparedDbtProject:
         def layer_of(unique_id: str) -> str | None:
             return self.planned(unique_id).layer
 
-        selected = selected_ids(self.manifest_json, self.transform.select, self.transform.exclude)
+        selected = selected_ids(self.manifest_json, self.transform.select, self.transform.exclude,
+                                self.project_dir)
         return DbtSpecs(self.manifest_json, layer_of, adapter=self.adapter, selected=selected)
 
     @functools.cached_property

@@ -14,6 +14,7 @@ then loads on demand.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 if TYPE_CHECKING:
@@ -100,15 +101,22 @@ class DbtSpecs:
         return found
 
 
-def selected_ids(manifest: Mapping[str, Any], select: str | None, exclude: str | None) -> set[str] | None:
+def selected_ids(manifest: Mapping[str, Any], select: str | None, exclude: str | None,
+                 project_dir: Path) -> set[str] | None:
     """The unique_ids a transform's ``select``/``exclude`` pick, by dbt's own selection rules;
-    None when it has neither (every node)."""
+    None when it has neither (every node).
+
+    ``path:`` selectors are relative to ``project_dir``, as when dbt runs the project (dbt's
+    selector otherwise reads them against the working directory).
+    """
     if not select and not exclude:
         return None
     from dagster_dbt.utils import select_unique_ids
+    from dbt_common.events.contextvars import task_contextvars
 
-    return set(select_unique_ids(select=select or "fqn:*", exclude=exclude or "", selector="",
-                                 project=None, manifest_json=manifest))
+    with task_contextvars(project_root=str(project_dir)):
+        return set(select_unique_ids(select=select or "fqn:*", exclude=exclude or "", selector="",
+                                     project=None, manifest_json=manifest))
 
 
 def _is_asset(node: Mapping[str, Any]) -> bool:
