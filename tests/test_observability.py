@@ -302,7 +302,7 @@ def test_every_asset_and_dbt_node_gets_start_and_complete_under_the_floe_run():
     for event in events[1:-1]:
         assert event["run"]["facets"]["parent"]["run"] == {"runId": RUN_ID}
         assert event["run"]["facets"]["parent"]["job"] == {"namespace": "shop", "name": "shop"}
-        assert event["producer"] == "https://github.com/Obsidian-Owl/floe"
+        assert event["producer"] == project_repository()
     model = events[4]
     assert [(d["namespace"], d["name"]) for d in model["inputs"]] == [
         ("iceberg://floe", "main.raw_orders"), ("iceberg://floe", "erp.customers")]
@@ -567,3 +567,11 @@ def test_floe_run_succeeds_with_a_refusing_and_a_hanging_endpoint_one_warning_ea
     assert elapsed < e2e.seconds + 10 * FLUSH_DEADLINE, (elapsed, e2e.seconds)
     runs = json.loads(floe_subprocess(["runs", "--format", "json"], e2e.product).stdout)
     assert [r["status"] for r in runs[:2]] == ["success", "success"]
+
+
+def project_repository() -> str:
+    """The repository URL floe's pyproject.toml declares: the lineage producer must be it."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
