@@ -210,3 +210,157 @@ def test_floe_publishes_through_the_reference_rest_catalog_over_a_local_warehous
         table = catalog.load_table("marts.customer_order_counts")
         assert _rows(catalog, "marts.customer_order_counts") == [(1, 2), (2, 1), (3, 0)]
         assert table.metadata.location.startswith(warehouse.as_uri())
+
+
+# -- incremental models, a schema change and failures, on Trino ---------------------------------
+# One product, four successive `floe run`s on the session's Trino (each run costs seconds of
+# Trino time on a small machine, so one product covers every case in order).
+
+LEDGER_PROJECT = """\
+name: ledger
+version: "1.0.0"
+config-version: 2
+profile: ledger
+models:
+  ledger:
+    +materialized: table
+"""
+#: The rows the incremental models read; each run delivers a new batch.
+BATCH = "select * from (values {rows}) as t (id, v)"
+LEDGER = {
+    "models/bronze_batch.sql": "{{ config(materialized='view') }}\n" + BATCH.format(rows="(1, 'a'), (2, 'b')"),
+    # A unique_key: floe's plan merges on it (upsert), as on DuckDB.
+    "models/silver_events_merged.sql": "{{ config(materialized='incremental', unique_key='id') }}\n"
+                                       "select id, v from {{ ref('bronze_batch') }}\n",
+    # No key: each run's rows are appended.
+    "models/silver_events_log.sql": "{{ config(materialized='incremental') }}\n"
+                                    "select id, v from {{ ref('bronze_batch') }}\n",
+    "models/gold_wide.sql": "select 1 as a, 'x' as b\n",
+    "models/gold_event_count.sql": "select count(*) as n from {{ ref('silver_events_merged') }}\n",
+}
+
+
+def _ledger(tmp_path: Path, lake: dict) -> Path:
+    product = tmp_path / "ledger"
+    for relative, text in LEDGER.items():
+        (product / relative).parent.mkdir(parents=True, exist_ok=True)
+        (product / relative).write_text(text)
+    (product / "dbt_project.yml").write_text(LEDGER_PROJECT)
+    (product / "floe.yaml").write_text("name: ledger\nversion: '0.1.0'\ntransforms: [{path: .}]\n")
+    (product / "platform" / "local").mkdir(parents=True)
+    (product / "platform" / "local" / "platform.yaml").write_text(PLATFORM.format(
+        name="trino", s3=lake["s3"], uri=lake["uri"], compute=TRINO.format(port=lake["trino"]["port"])))
+    return product
+
+
+def _snapshots(catalog, tables) -> dict[str, int]:
+    return {t: catalog.load_table(t).current_snapshot().snapshot_id for t in tables}
+
+
+def _summary(stdout: str) -> dict[str, int]:
+    """The closing table of `floe run`: table -> rows."""
+    return {fields[0]: int(fields[1]) for fields in map(str.split, stdout.splitlines())
+            if len(fields) == 3 and fields[1].isdigit()}
+
+
+def _runs(product: Path) -> list[dict]:
+    import json
+
+    listed = floe_subprocess(["runs", "--format", "json"], product)
+    assert listed.returncode == 0, listed.stderr
+    return json.loads(listed.stdout)
+
+
+LEDGER_TABLES = ("silver.silver_events_merged", "silver.silver_events_log", "gold.gold_wide",
+                 "gold.gold_event_count")
+
+
+def test_incremental_models_a_schema_change_and_failures_on_trino(tmp_path, lake):
+    """What a product's successive runs do on an engine that writes its own tables.
+
+    1. first run: every table created in its layer;
+    2. a new batch: the merge model upserts on its key, the append model appends, and a
+       column added to a table model appears in its Iceberg schema;
+    3. a failing model: exit 1 naming it; its table keeps its snapshot, but Trino has already
+       committed the tables dbt built before (no all-or-nothing on this engine, as documented);
+    4. a failing dbt test: exit 1 naming test and model; the tested table is already written,
+       the model downstream of it is skipped and keeps its snapshot.
+    """
+    product = _ledger(tmp_path, lake)
+    first = floe_subprocess(["run"], product, env=_env(), timeout=600)
+    assert first.returncode == 0, first.stderr
+    catalog = _catalog(lake)
+    assert _rows(catalog, "silver.silver_events_merged") == [(1, "a"), (2, "b")]
+    assert _rows(catalog, "silver.silver_events_log") == [(1, "a"), (2, "b")]
+    assert _rows(catalog, "gold.gold_wide") == [(1, "x")]
+
+    # -- 2: a new batch, and gold_wide gains a column
+    (product / "models/bronze_batch.sql").write_text(
+        "{{ config(materialized='view') }}\n" + BATCH.format(rows="(2, 'B'), (3, 'c')"))
+    (product / "models/gold_wide.sql").write_text("select 1 as a, 'x' as b, 2.5 as c\n")
+    second = floe_subprocess(["run"], product, env=_env(), timeout=600)
+    assert second.returncode == 0, second.stderr
+    catalog = _catalog(lake)
+    assert _rows(catalog, "silver.silver_events_merged") == [(1, "a"), (2, "B"), (3, "c")]
+    assert _rows(catalog, "silver.silver_events_log") == [(1, "a"), (2, "B"), (2, "b"), (3, "c")]
+    wide = catalog.load_table("gold.gold_wide")
+    assert [f.name for f in wide.schema().fields] == ["a", "b", "c"]
+    assert _rows(catalog, "gold.gold_wide") == [(1, "x", 2.5)]
+    assert _rows(catalog, "gold.gold_event_count") == [(3,)]
+    # As on DuckDB: an appending model reports the rows it appended, the others the table's rows.
+    assert "publish  silver.silver_events_log" in second.stderr and " 2 rows" in second.stderr
+    assert _summary(second.stdout) == {"silver.silver_events_merged": 3, "silver.silver_events_log": 2,
+                       "gold.gold_wide": 1, "gold.gold_event_count": 1}, second.stdout
+    before = _snapshots(catalog, LEDGER_TABLES)
+
+    # -- 3: a failing model, beside a new batch
+    (product / "models/bronze_batch.sql").write_text(
+        "{{ config(materialized='view') }}\n" + BATCH.format(rows="(4, 'd')"))
+    (product / "models/gold_wide.sql").write_text("select no_such_column as a\n")
+    broken = floe_subprocess(["run"], product, env=_env(), timeout=600)
+    assert broken.returncode == 1, broken.stderr
+    assert "floe run failed at gold_wide: model 'gold_wide' failed" in broken.stderr, broken.stderr
+    assert "no_such_column" in broken.stderr
+    catalog = _catalog(lake)
+    after = _snapshots(catalog, LEDGER_TABLES)
+    # The failing model's table is as it was ...
+    assert after["gold.gold_wide"] == before["gold.gold_wide"]
+    assert _rows(catalog, "gold.gold_wide") == [(1, "x", 2.5)]
+    # ... but Trino committed each table dbt built before the failure: they are not rolled back.
+    for table in ("silver.silver_events_merged", "silver.silver_events_log", "gold.gold_event_count"):
+        assert after[table] != before[table], table
+    assert _rows(catalog, "silver.silver_events_merged") == [(1, "a"), (2, "B"), (3, "c"), (4, "d")]
+    # The run says so: the tables it wrote are listed although it failed.
+    written = set(_summary(broken.stdout))
+    assert written == {"silver.silver_events_merged", "silver.silver_events_log",
+                       "gold.gold_event_count"}, broken.stdout
+    before = after
+
+    # -- 4: a failing dbt test on silver_events_merged; gold_event_count depends on it
+    (product / "models/gold_wide.sql").write_text("select 1 as a, 'x' as b, 2.5 as c\n")
+    (product / "models/schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: silver_events_merged\n    columns:\n      - name: v\n"
+        "        tests: [{accepted_values: {values: [a, B, c]}}]\n")
+    (product / "models/bronze_batch.sql").write_text(
+        "{{ config(materialized='view') }}\n" + BATCH.format(rows="(5, 'e')"))
+    failing = floe_subprocess(["run"], product, env=_env(), timeout=600)
+    assert failing.returncode == 1, failing.stderr
+    assert ("floe run failed at silver_events_merged: test 'accepted_values_silver_events_merged_v"
+            in failing.stderr), failing.stderr
+    assert "on model 'silver_events_merged' failed" in failing.stderr
+    catalog = _catalog(lake)
+    after = _snapshots(catalog, LEDGER_TABLES)
+    # The tested table was written before its test ran; the model downstream was skipped.
+    assert after["silver.silver_events_merged"] != before["silver.silver_events_merged"]
+    assert after["gold.gold_event_count"] == before["gold.gold_event_count"]
+    assert _rows(catalog, "gold.gold_event_count") == [(4,)]
+
+    # `floe runs` tells the four runs apart as it does on DuckDB.
+    runs = _runs(product)
+    assert [r["status"] for r in runs] == ["failed", "failed", "success", "success"]
+    assert [r["failed_asset"] for r in runs] == ["silver_events_merged", "gold_wide", None, None]
+    assert {t["table"] for t in runs[1]["tables"]} == written
+    assert {t["table"]: t["mode"] for t in runs[2]["tables"]} == {
+        "silver.silver_events_merged": "merge", "silver.silver_events_log": "append",
+        "gold.gold_wide": "overwrite", "gold.gold_event_count": "overwrite"}
+    assert CLIENT_SECRET not in "".join(r.stdout + r.stderr for r in (first, second, broken, failing))
