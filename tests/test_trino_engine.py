@@ -160,6 +160,15 @@ def test_a_foreign_dbt_project_gives_the_same_rows_on_duckdb_and_on_trino(tmp_pa
     # Views and seeds stay in the dbt target's schema; only table models land in their layer.
     assert catalog.list_tables("staging") == [("staging", "stg_customers")]
     assert CLIENT_SECRET not in trino.stdout + trino.stderr
+    # The closing summary and the run log have the same shape and the same tables and rows.
+    assert _summary(trino.stdout) == _summary(duck.stdout) == {
+        "staging.stg_customers": 3, "marts.customer_order_counts": 3}, (duck.stdout, trino.stdout)
+    on_trino, on_duck = _runs(product)
+    assert on_trino.keys() == on_duck.keys()
+    assert [t.keys() for t in on_trino["tables"]] == [t.keys() for t in on_duck["tables"]]
+    assert ({t["table"]: t["rows"] for t in on_trino["tables"]}
+            == {t["table"]: t["rows"] for t in on_duck["tables"]})
+    assert on_trino["status"] == on_duck["status"] == "success"
 
 
 def test_the_trino_overhead_bench_runs_at_a_tiny_size(lake):
