@@ -65,8 +65,9 @@ def _require_servers() -> None:
 def servers(work: Path) -> Iterator[dict]:
     """moto's S3, Iceberg's REST catalog server on it, and Trino on that catalog, under ``work``.
 
-    Yields ``{"s3", "uri", "trino"}``: the S3 endpoint, the catalog's URI and
-    :func:`support.jvm_servers.trino_server`'s description of Trino.
+    Yields ``{"s3", "uri", "trino", "trino_catalog"}``: the S3 endpoint, the catalog's URI,
+    :func:`support.jvm_servers.trino_server`'s description of Trino and the properties of its
+    Iceberg catalog (for another Trino on the same catalog).
     """
     import boto3
     from moto.server import ThreadedMotoServer
@@ -90,9 +91,9 @@ def servers(work: Path) -> Iterator[dict]:
                        "s3.path-style-access": "true", "s3.access-key-id": KEYS["aws_access_key_id"],
                        "s3.secret-access-key": KEYS["aws_secret_access_key"]}
             catalog = {"type": "rest", "uri": uri, "warehouse": f"s3://{BUCKET}/products"}
-            with jvm_servers.trino_server({"lake": iceberg_catalog(catalog, storage, str)},
-                                          work / "trino") as trino:
-                yield {"s3": s3, "uri": uri, "trino": trino}
+            properties = iceberg_catalog(catalog, storage, str)
+            with jvm_servers.trino_server({"lake": properties}, work / "trino") as trino:
+                yield {"s3": s3, "uri": uri, "trino": trino, "trino_catalog": properties}
     finally:
         moto.stop()
 
@@ -373,3 +374,115 @@ def test_incremental_models_a_schema_change_and_failures_on_trino(tmp_path, lake
         "silver.silver_events_merged": "merge", "silver.silver_events_log": "append",
         "gold.gold_wide": "overwrite", "gold.gold_event_count": "overwrite"}
     assert CLIENT_SECRET not in "".join(r.stdout + r.stderr for r in (first, second, broken, failing))
+
+
+# -- OAuth2 client credentials, on a Trino that authenticates with JWTs --------------------------
+
+TRINO_CLIENT_SECRET = "trino-client-secret-value"
+OAUTH2_TRINO = ("{{type: trino, host: 127.0.0.1, port: {port}, http_scheme: https, catalog: lake, "
+                "threads: 1, ca_bundle: {ca}, credentials: {{mode: oauth2, client_id: floe-etl, "
+                "client_secret: {{secret_ref: trino-oauth}}, token_endpoint: {token}, scope: trino}}}}")
+
+
+@contextlib.contextmanager
+def jwt_trino(work: Path, lake: dict) -> Iterator[dict]:
+    """A second Trino on the session's catalog, HTTPS with JWT authentication, and a token
+    endpoint that issues its JWTs for client credentials.
+
+    Yields ``{"port", "ca", "token_url", "idp", "issuer"}`` (HTTPS port, CA file, the endpoint,
+    the :class:`support.iceberg_rest.RestCatalogServer` serving it, the
+    :class:`support.jwt_issuer.JwtIssuer`).
+    """
+    import secrets
+
+    from support import free_port
+    from support.iceberg_rest import RestCatalogServer
+    from support.jwt_issuer import JwtIssuer
+    from support.tls import mint_ca
+
+    ca = mint_ca(work / "tls", "trino")
+    # Trino reads a PEM key store: the private key and the certificate in one file.
+    keystore = work / "tls" / "keystore.pem"
+    keystore.write_text(ca.server_key.read_text() + ca.server_cert.read_text())
+    issuer = JwtIssuer(work / "jwt")
+    idp = RestCatalogServer(None, warehouse="none", client_id="floe-etl", client_secret=TRINO_CLIENT_SECRET,
+                            scopes=("trino",), token_factory=issuer.mint).start()
+    port = free_port()
+    config = {"http-server.https.enabled": "true", "http-server.https.port": str(port),
+              "http-server.https.keystore.path": str(keystore),
+              "http-server.authentication.type": "JWT",
+              "http-server.authentication.jwt.key-file": str(issuer.public_key),
+              # The start-up check asks plain HTTP; every authenticated client comes over HTTPS.
+              "http-server.authentication.allow-insecure-over-http": "true",
+              "internal-communication.shared-secret": secrets.token_urlsafe(32)}
+    try:
+        with jvm_servers.trino_server({"lake": lake["trino_catalog"]}, work / "trino", config=config):
+            yield {"port": port, "ca": ca.ca_cert, "token_url": f"{idp.url}/v1/oauth/tokens",
+                   "idp": idp, "issuer": issuer}
+    finally:
+        idp.stop()
+
+
+def _status_without_token(port: int, ca: Path) -> int:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"https://127.0.0.1:{port}/v1/statement", data=b"select 1",
+                                     headers={"X-Trino-User": "floe"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca), timeout=30):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_oauth2_client_credentials_reach_trino_as_a_jwt_and_nowhere_else(tmp_path, lake):
+    """``credentials: {mode: oauth2}`` on a Trino compute profile, end to end.
+
+    Trino (HTTPS, JWT authentication with an RSA key) refuses a client without a token; floe
+    obtains one from a real token endpoint on 127.0.0.1 by the client-credentials grant, dbt-trino
+    sends it with its ``jwt`` method, and the model's table lands in the catalog with Trino's
+    user the token's subject. Neither the client secret nor the token is in any output or in
+    any file of the product; a wrong secret fails the run naming the endpoint and the client.
+    """
+    with jwt_trino(tmp_path / "jwt-trino", lake) as trino:
+        assert _status_without_token(trino["port"], trino["ca"]) == 401
+        product = tmp_path / "signed"
+        (product / "models").mkdir(parents=True)
+        (product / "models" / "gold_signed_in.sql").write_text("select current_user as who\n")
+        (product / "dbt_project.yml").write_text(
+            "name: signed\nversion: '1.0.0'\nconfig-version: 2\nprofile: signed\n"
+            "models: {signed: {+materialized: table}}\n")
+        (product / "floe.yaml").write_text("name: signed\nversion: '0.1.0'\ntransforms: [{path: .}]\n")
+        (product / "platform" / "local").mkdir(parents=True)
+        (product / "platform" / "local" / "platform.yaml").write_text(PLATFORM.format(
+            name="trino-jwt", s3=lake["s3"], uri=lake["uri"], compute=OAUTH2_TRINO.format(
+                port=trino["port"], ca=trino["ca"], token=trino["token_url"])))
+        # The Trino client's requests session prefers $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE over
+        # the profile's ca_bundle (as its README says); this machine sets both to its system store.
+        env = {**_env(), "TRINO_OAUTH": TRINO_CLIENT_SECRET, "REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""}
+        result = floe_subprocess(["run"], product, env=env, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert _rows(_catalog(lake), "gold.gold_signed_in") == [("floe",)]
+        assert trino["idp"].token_requests >= 1 and trino["issuer"].minted
+
+        import yaml
+
+        profiles = yaml.safe_load((product / ".floe/dbt/transform_0/run/profiles.yml").read_text())
+        target = profiles["signed"]["outputs"]["floe"]
+        assert (target["method"], target["jwt_token"]) == (
+            "jwt", "{{ env_var('DBT_ENV_SECRET_FLOE_OBTAINED_TRINO_OAUTH2_TOKEN') }}")
+        hidden = [TRINO_CLIENT_SECRET, *trino["issuer"].minted]
+        for value in hidden:
+            assert value not in result.stdout + result.stderr
+            for path in product.rglob("*"):
+                if path.is_file():
+                    assert value.encode() not in path.read_bytes(), path
+
+        refused = floe_subprocess(["run"], product, env={**env, "TRINO_OAUTH": "wrong-client-secret"},
+                                  timeout=600)
+        assert refused.returncode == 1
+        assert (f"the token endpoint {trino['token_url']} refused client 'floe-etl' (HTTP 401: "
+                "invalid_client") in refused.stderr, refused.stderr
+        assert "wrong-client-secret" not in refused.stdout + refused.stderr
