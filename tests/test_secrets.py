@@ -317,6 +317,27 @@ def test_dbt_env_sets_the_values_only_for_the_block(proxy_artifacts, tmp_path, c
     assert os.environ["DBT_ENV_SECRET_FLOE_PROXY_PASSWORD"] == "set before the run"
 
 
+def test_a_secret_obtained_at_run_time_reaches_dbt_fresh_for_each_invocation(clean_env):
+    from floe.runtime.dbt_env import DbtSecrets, ObtainedSecret
+    from floe.runtime.secrets import SecretValue
+
+    tokens = iter([CANARY + "-1", CANARY + "-2"])
+    secrets = DbtSecrets(lambda ref: pytest.fail("no backend is asked for an obtained secret"))
+    target = secrets.reference({"jwt_token": ObtainedSecret("trino-oauth2-token",
+                                                            lambda: SecretValue(next(tokens)))})
+    assert target == {"jwt_token": "{{ env_var('DBT_ENV_SECRET_FLOE_OBTAINED_TRINO_OAUTH2_TOKEN') }}"}
+    name = "DBT_ENV_SECRET_FLOE_OBTAINED_TRINO_OAUTH2_TOKEN"
+    assert name not in os.environ
+    with secrets.environment():
+        assert os.environ[name] == CANARY + "-1"
+        with secrets.environment():  # re-entered inside one invocation: the same value
+            assert os.environ[name] == CANARY + "-1"
+    assert name not in os.environ
+    with secrets.environment():  # the next invocation obtains it again
+        assert os.environ[name] == CANARY + "-2"
+    assert name not in os.environ
+
+
 def test_a_missing_dbt_secret_stops_before_the_block_and_sets_nothing(proxy_artifacts, tmp_path,
                                                                       clean_env):
     clean_env.setenv("PROXY_USERNAME", CANARY)

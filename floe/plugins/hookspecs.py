@@ -333,7 +333,9 @@ def floe_compute_dbt_output(config: dict, context: RunContext) -> dict:
     profiles dbt reads).
 
     Relative paths are made absolute against ``context.product_dir``; secrets appear only as
-    ``{{ env_var('...') }}`` references, never as values.
+    ``{{ env_var('...') }}`` references, never as values: leave ``{"secret_ref": ...}`` mappings
+    in the target, and a secret obtained at run time (a token from
+    ``context.credentials(config).token``) as a :class:`floe.runtime.dbt_env.ObtainedSecret`.
 
     :param config: the compute section's ``config`` from CompiledArtifacts.
     :param context: the :class:`floe.runtime.RunContext` of the run.

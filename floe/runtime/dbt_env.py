@@ -5,6 +5,11 @@ dbt reads its connection settings from profiles.yml, a file. A secret a compute 
 ``{{ env_var('DBT_ENV_SECRET_FLOE_PROXY__PASSWORD') }}`` and its value is put into this
 process's environment only while dbt runs (:meth:`DbtSecrets.environment`).
 
+A secret obtained only at run time (an OAuth2 access token a credential provider fetches) is
+handed over the same way: the compute plugin puts an :class:`ObtainedSecret` into the target,
+and the value is obtained anew each time the environment is entered, so every dbt invocation
+gets a current one.
+
 The ``DBT_ENV_SECRET_`` prefix is dbt's own convention: dbt scrubs those values from
 everything it logs and refuses them anywhere but profiles.yml and packages.yml, so even a
 model that tried to ``select '{{ env_var(...) }}'`` could not copy the secret into a table.
@@ -17,6 +22,8 @@ import os
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import attrs
 
 from floe.diagnostics import FloeError
 from floe.runtime.secrets import as_ref, ref_label
@@ -38,6 +45,28 @@ def dbt_secret_var(ref: SecretRef) -> str:
     return PREFIX + name
 
 
+@attrs.frozen
+class ObtainedSecret:
+    """A secret dbt needs that is obtained at run time rather than held in a secret backend.
+
+    Put one into the target a compute plugin returns from ``floe_compute_dbt_output``, e.g.
+    ``{"jwt_token": ObtainedSecret("trino-oauth2-token", provider.token)}``: the profile gets an
+    ``env_var()`` reference, and ``obtain`` is called each time :meth:`DbtSecrets.environment`
+    is entered (a provider caches and refreshes what it obtains).
+
+    :param name: names the variable (``DBT_ENV_SECRET_FLOE_OBTAINED_TRINO_OAUTH2_TOKEN``).
+    :param obtain: returns the value as a :class:`~floe.runtime.secrets.SecretValue`.
+    """
+
+    name: str
+    obtain: Callable[[], "SecretValue"] = attrs.field(eq=False, repr=False)
+
+
+def obtained_secret_var(name: str) -> str:
+    """The variable dbt reads an :class:`ObtainedSecret` named ``name`` from."""
+    return PREFIX + "OBTAINED_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
 class DbtSecrets:
     """The secrets one run hands to dbt: references in the profile, values in the environment.
 
@@ -48,6 +77,7 @@ class DbtSecrets:
     def __init__(self, resolve: Callable[[SecretRef], "SecretValue"]):
         self._resolve = resolve
         self._refs: dict[str, SecretRef] = {}
+        self._obtained: dict[str, ObtainedSecret] = {}
         self._lock = threading.Lock()
         self._depth = 0
         self._saved: dict[str, str | None] = {}
@@ -57,6 +87,11 @@ class DbtSecrets:
 
         :raises FloeError: when two references would share one variable name.
         """
+        if isinstance(value, ObtainedSecret):
+            name = obtained_secret_var(value.name)
+            with self._lock:
+                self._obtained.setdefault(name, value)
+            return "{{ env_var('" + name + "') }}"
         ref = as_ref(value)
         if ref is not None:
             name = dbt_secret_var(ref)
@@ -87,6 +122,8 @@ class DbtSecrets:
         with self._lock:
             missing = {name: ref for name, ref in sorted(self._refs.items()) if name not in self._saved}
             values = {name: self._resolve(ref) for name, ref in missing.items()}
+            values.update({name: secret.obtain() for name, secret in sorted(self._obtained.items())
+                           if name not in self._saved})
             for name, value in values.items():
                 self._saved[name] = os.environ.get(name)
                 os.environ[name] = value.reveal()

@@ -39,8 +39,10 @@ class RestCatalogServer:
 
     def __init__(self, backing: Any, *, warehouse: str, client_id: str, client_secret: str,
                  scopes: tuple[str, ...] = ("PRINCIPAL_ROLE:ALL",), token_seconds: int = 3600,
-                 vended: dict[str, str] | None = None):
+                 vended: dict[str, str] | None = None, token_factory: Any = None):
         self.backing = backing
+        #: Makes each access token (e.g. a signed JWT); random opaque tokens without it.
+        self.token_factory = token_factory
         self.warehouse = warehouse
         self.client_id = client_id
         self.client_secret = client_secret
@@ -83,7 +85,7 @@ class RestCatalogServer:
             self.tokens.clear()
 
     def issue_token(self) -> str:
-        token = secrets.token_urlsafe(24)
+        token = self.token_factory() if self.token_factory else secrets.token_urlsafe(24)
         with self._lock:
             self.tokens[token] = time.monotonic() + self.token_seconds
             self.token_requests += 1

@@ -93,10 +93,12 @@ def iceberg_rest_server(workdir: Path, warehouse: str, env: dict[str, str] | Non
 
 @contextlib.contextmanager
 def trino_server(catalogs: dict[str, dict[str, str]], workdir: Path | None = None,
-                 timeout: float = 300) -> Iterator[dict]:
+                 timeout: float = 300, config: dict[str, str] | None = None) -> Iterator[dict]:
     """Run a single-node Trino (coordinator and worker in one JVM) on 127.0.0.1.
 
     :param catalogs: Trino catalog name → its properties (``connector.name=iceberg``, ...).
+    :param config: more lines of ``config.properties`` (HTTPS, authentication); the plain HTTP
+        port stays open, since the start-up check asks it.
     :yields: ``{"host", "port", "startup_seconds", "rss_bytes"}``.
     """
     own = workdir is None
@@ -116,6 +118,7 @@ def trino_server(catalogs: dict[str, dict[str, str]], workdir: Path | None = Non
         "query.max-memory=1GB", "query.max-memory-per-node=1GB",
         # One node on a small shared machine: few threads, no spilling to remote nodes.
         "task.concurrency=2", "task.max-worker-threads=8",
+        *(f"{key}={value}" for key, value in (config or {}).items()),
     ]) + "\n")
     (etc / "jvm.config").write_text("\n".join([
         "-server", f"-Xmx{TRINO_HEAP}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",

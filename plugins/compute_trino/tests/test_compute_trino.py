@@ -60,6 +60,46 @@ def test_a_jwt_stays_a_secret_reference():
     assert resolved.config["dbt_profile"]["jwt_token"] == {"secret_ref": "trino-jwt"}
 
 
+OAUTH2 = {"mode": "oauth2", "client_id": "floe", "client_secret": {"secret_ref": "trino-oauth"},
+          "token_endpoint": "https://idp.example.com/oauth/token", "scope": "trino"}
+
+
+def test_oauth2_selects_dbt_trinos_jwt_method_and_keeps_only_references():
+    resolved, messages = resolve({**BASE, "credentials": OAUTH2})
+    assert messages == []
+    profile = resolved.config["dbt_profile"]
+    # The token is obtained at run time: the compiled target holds none, nor the client secret.
+    assert profile["method"] == "jwt" and profile["jwt_token"] == "obtained-at-run-time-by-oauth2"
+    assert {"secret_ref": "trino-oauth"} not in profile.values()
+    assert resolved.config["credentials"] == OAUTH2
+
+
+def test_oauth2_without_a_token_endpoint_is_refused_at_its_path():
+    _, messages = resolve({**BASE, "credentials": {k: v for k, v in OAUTH2.items() if k != "token_endpoint"}})
+    assert any("compute.default.credentials.token_endpoint: a trino compute profile's oauth2 credentials need the "
+               "identity provider's token endpoint" in m for m in messages), messages
+
+
+def test_oauth2_with_a_literal_client_secret_is_refused_without_echoing_it():
+    _, messages = resolve({**BASE, "credentials": {**OAUTH2, "client_secret": "s3cr3t-value"}})
+    assert any("client_secret" in m and "secret_ref" in m for m in messages), messages
+    assert not any("s3cr3t-value" in m for m in messages)
+
+
+def test_oauth2_tokens_over_plain_http_to_another_host_are_refused():
+    _, messages = resolve({**BASE, "http_scheme": "http", "credentials": OAUTH2})
+    assert any("http_scheme: Trino accepts passwords and tokens only over https" in m
+               for m in messages), messages
+
+
+def test_a_ca_bundle_becomes_dbt_trinos_cert():
+    resolved, messages = resolve({**BASE, "ca_bundle": "certs/ca.pem"})
+    assert messages == []
+    assert resolved.config["dbt_profile"]["cert"] == "certs/ca.pem"
+    _, messages = resolve({**BASE, "ca_bundle": " "})
+    assert any("ca_bundle: expected the path of a PEM file" in m for m in messages), messages
+
+
 def test_a_literal_password_is_refused():
     _, messages = resolve({**BASE, "credentials": {"mode": "password", "password": "hunter2"}})
     assert any("password" in m and "secret" in m for m in messages), messages

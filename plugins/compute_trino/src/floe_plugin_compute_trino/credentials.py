@@ -2,6 +2,8 @@
 
 Both only carry secret references: at run time dbt-trino receives the secret through an
 ``env_var()`` reference in its profile, never through a file, so no provider is needed.
+A Trino profile also takes floe's own ``oauth2`` mode (``floe.builtin.credentials.OAuth2``),
+whose provider obtains the token at run time (see :mod:`.plugin`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ The profile resolves at compile time to a dbt-trino target. At run time dbt buil
 whose Iceberg connector (the Trino catalog named by ``catalog``) must point at the platform's
 catalog profile: each table model is created by Trino in the namespace of its layer, so floe
 reads nothing back and publishes nothing itself.
+
+Credentials: ``password`` and ``jwt`` (this distribution's modes) pass secret references to
+dbt-trino; floe's ``oauth2`` mode obtains a token by the client-credentials grant at run time
+(:func:`floe_compute_dbt_output`) and gives it to dbt-trino's ``jwt`` method.
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from floe.schema.structure import Invalid, field_check
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 #: Credential modes a Trino profile accepts, with the dbt-trino method each becomes.
-METHODS = {"password": "ldap", "jwt": "jwt"}
+METHODS = {"password": "ldap", "jwt": "jwt", "oauth2": "jwt"}
+#: The compiled target's ``jwt_token`` under ``oauth2``: dbt's parse wants one, and the token
+#: exists only at run time (:func:`floe_compute_dbt_output` puts it in).
+OAUTH2_TOKEN_PLACEHOLDER = "obtained-at-run-time-by-oauth2"
+_OAUTH2_EXAMPLE = ("credentials: {mode: oauth2, client_id: floe, client_secret: {secret_ref: trino-oauth}, "
+                   "token_endpoint: https://idp.example.com/oauth/token}")
 
 
 @field_check
@@ -50,6 +59,12 @@ def _identifier(value: str) -> None:
                       "'_', starting with a letter or '_', e.g. iceberg")
 
 
+@field_check
+def _ca_bundle(value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise Invalid("expected the path of a PEM file of CA certificates, or leave ca_bundle out")
+
+
 @attrs.frozen
 class TrinoCompute:
     """A Trino coordinator, the Trino catalog of the platform's Iceberg catalog, and limits."""
@@ -64,12 +79,15 @@ class TrinoCompute:
     schema: str = attrs.field(default="floe_build", validator=_identifier)
     threads: int = attrs.field(default=4, validator=_threads)
     session_properties: dict[str, str | int | float | bool] = attrs.Factory(dict)
+    #: PEM file of the CA certificates that verify the coordinator (relative: to the product).
+    ca_bundle: str | None = attrs.field(default=None, validator=_ca_bundle)
 
 
 @hookimpl
 def floe_compute_settings() -> type:
     """Trino: ``host``, ``port``, ``http_scheme``, ``user``, ``catalog``, ``schema``,
-    ``threads``, ``session_properties`` (and ``credentials: {mode: password|jwt}``)."""
+    ``threads``, ``session_properties``, ``ca_bundle`` (and ``credentials: {mode:
+    password|jwt|oauth2}``)."""
     return TrinoCompute
 
 
@@ -87,23 +105,34 @@ def floe_compute_resolve(settings: TrinoCompute, context: ResolveContext) -> dic
                           "name, e.g. query_max_run_time or iceberg.compression_codec")
     if settings.session_properties:
         profile["session_properties"] = dict(sorted(settings.session_properties.items()))
+    if settings.ca_bundle is not None:
+        profile["cert"] = settings.ca_bundle
+    resolved: dict[str, Any] = {"dbt_profile": profile}
     credentials = context.credentials
     if credentials is not None:
         mode = credentials.get("mode")
         if mode not in METHODS:
             context.error(("credentials", "mode"), f"a trino compute profile cannot use credentials "
-                          f"mode '{mode}'; use password (basic or LDAP) or jwt")
+                          f"mode '{mode}'; use password (basic or LDAP), jwt or oauth2")
+            return resolved
+        profile["method"] = METHODS[mode]
+        if mode == "password":
+            profile["user"] = credentials.get("user") or settings.user
+            profile["password"] = credentials["password"]
+        elif mode == "jwt":
+            profile["jwt_token"] = credentials["token"]
         else:
-            profile["method"] = METHODS[mode]
-            if mode == "password":
-                profile["user"] = credentials.get("user") or settings.user
-                profile["password"] = credentials["password"]
-            else:
-                profile["jwt_token"] = credentials["token"]
-            if settings.http_scheme == "http" and not _loopback(settings.host):
-                context.error(("http_scheme",), "Trino accepts passwords and tokens only over "
-                              "https; set http_scheme: https")
-    return {"dbt_profile": profile}
+            if not credentials.get("token_endpoint"):
+                context.error(("credentials", "token_endpoint"), "a trino compute profile's oauth2 "
+                              "credentials need the identity provider's token endpoint: "
+                              + _OAUTH2_EXAMPLE)
+            # The token is obtained at run time (floe_compute_dbt_output); only references here.
+            profile["jwt_token"] = OAUTH2_TOKEN_PLACEHOLDER
+            resolved["credentials"] = dict(credentials)
+        if settings.http_scheme == "http" and not _loopback(settings.host):
+            context.error(("http_scheme",), "Trino accepts passwords and tokens only over "
+                          "https; set http_scheme: https")
+    return resolved
 
 
 def _loopback(host: str) -> bool:
@@ -123,10 +152,23 @@ def floe_compute_writes_tables(config: dict) -> bool:
 
 @hookimpl
 def floe_compute_dbt_output(config: dict, context: Any) -> dict:
-    """The dbt-trino target as compiled: nothing depends on the machine it runs on."""
+    """The dbt-trino target as compiled, ``cert`` made absolute; with ``oauth2`` credentials
+    the token the client-credentials grant obtains, as an env_var() reference.
+
+    The token is fetched (by floe's ``oauth2`` provider, cached and refreshed before it expires)
+    when dbt is about to run, not here: loading a code location contacts no identity provider.
+    """
     import logging
+
+    from floe.runtime.dbt_env import ObtainedSecret
 
     # The Trino client announces at INFO, on every connection, that it has no keyring to cache
     # OAuth2 tokens in; floe never uses that cache.
     logging.getLogger("trino.auth").setLevel(logging.WARNING)
-    return dict(config["dbt_profile"])
+    output = dict(config["dbt_profile"])
+    if output.get("cert"):
+        output["cert"] = str(context.path(output["cert"]))
+    credentials = config.get("credentials")
+    if credentials is not None and credentials.get("mode") == "oauth2":
+        output["jwt_token"] = ObtainedSecret("trino-oauth2-token", context.credentials(credentials).token)
+    return output

@@ -202,14 +202,21 @@ def _build_and_publish(context: Any, project: PreparedDbtProject) -> Iterator[An
         raise Failure(description=f"dbt build failed: {_dbt_error(result)}")
     check_results, failures = _checks_and_failures(results, project, key_of, checks)
     yield from check_results
-    if failures or not result.success:
-        asset, message = failures[0] if failures else (None, _dbt_error(result))
-        raise Failure(description=message, metadata={"failed_asset": asset or "", "failures": len(failures)})
-
     built = [item.node for item in results
              if item.node.resource_type in ("model", "seed", "snapshot") and str(item.status) == "success"
              and key_of.get(item.node.unique_id) in context.selected_asset_keys]
     to_publish = [node for node in built if project.planned(node.unique_id).table is not None]
+    if failures or not result.success:
+        asset, message = failures[0] if failures else (None, _dbt_error(result))
+        if project.engine_writes_tables:
+            # The engine committed each table as dbt built it: those stay written, say so.
+            try:
+                engine_tables.report(floe, project, to_publish)
+            except Exception as exc:  # noqa: BLE001 - the build's failure is the one to report
+                message += (f" (the {len(to_publish)} table(s) the engine wrote before it could not "
+                            f"be read back from the catalog: {type(exc).__name__}: {exc})")
+        raise Failure(description=message, metadata={"failed_asset": asset or "", "failures": len(failures)})
+
     if project.engine_writes_tables:
         published = engine_tables.report(floe, project, to_publish)
     else:
