@@ -191,11 +191,12 @@ def _build_and_publish(context: Any, project: PreparedDbtProject) -> Iterator[An
             floe.progress(f"dbt      {info.node_name:<36} {info.node_status}")
 
     # --no-write-json: the results are in memory; rewriting manifest.json costs ~0.2 s a run.
-    # dbt_env: the profile's env_var() secrets exist in the environment only for this call
-    # (also when the run was launched from the Dagster UI rather than `floe run`).
+    # The arguments first: writing the profile registers its env_var() secrets, which dbt_env
+    # then puts in the environment, only for this call (also when the run was launched from
+    # the Dagster UI rather than `floe run`).
+    args = project.args("build", "--no-write-json", *extra)
     with floe.context.dbt_env():
-        result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(
-            project.args("build", "--no-write-json", *extra))
+        result = dbtRunner(manifest=project.manifest, callbacks=[on_event]).invoke(args)
     results = list(getattr(result.result, "results", None) or [])
     floe.observer.dbt_finished(results, project.transform.name)  # observability
     if not results and not result.success:
