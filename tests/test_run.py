@@ -7,6 +7,7 @@ seconds, so the tests share them instead of starting over.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -323,6 +324,26 @@ def test_a_dbt_project_floe_did_not_create_runs_with_only_floe_yaml_and_a_platfo
     assert not (project / "jaffle.duckdb").exists() and not (project / "target").exists()
 
 
+def _wait_for_process_group(pgid: int, timeout: float) -> list[str]:
+    """Until no process of group ``pgid`` is left; the command lines of those still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = status.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    left.append((status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
     query = json.dumps({"query": """{
         assetNodes { assetKey { path } }
@@ -333,8 +354,12 @@ def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # Started as a shell starts a background job from a script, SIGINT ignored, and with SIGTERM
+    # ignored as Dagster leaves it in such a process after an in-process run: floe dev must
+    # still stop on SIGTERM, and stop its Dagster processes.
     server = subprocess.Popen([sys.executable, "-m", "floe", "dev", "--port", str(port)], cwd=product,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                              preexec_fn=_ignore_interrupts)
     try:
         data = None
         deadline = time.monotonic() + 240
@@ -351,8 +376,14 @@ def test_floe_dev_serves_the_assets_schedules_and_run_history(product):
             time.sleep(2)
         assert data is not None, server.stderr.read1().decode() if server.poll() is not None else "no answer"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=180)  # a hang guard: Dagster's processes stop slowly on a loaded machine
+        os.kill(server.pid, signal.SIGTERM)  # floe alone: it passes the signal on to Dagster
+        try:
+            server.wait(timeout=180)  # a hang guard: Dagster's processes stop slowly on a loaded machine
+        finally:
+            survivors = _wait_for_process_group(server.pid, timeout=60)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+    assert not survivors, f"still running after floe dev stopped: {survivors}"
     keys = {tuple(node["assetKey"]["path"]) for node in data["assetNodes"]}
     assert {("gold_revenue_by_country",), ("top_countries",), ("raw_orders",)} <= keys
     assert data["repositoriesOrError"]["nodes"][0]["schedules"] == [
