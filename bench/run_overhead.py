@@ -8,6 +8,8 @@ rows with DuckDB's ``range``; silver and gold models transform them), then print
 
 (a) ``floe run`` wall time ÷ plain ``dbt build`` wall time on the same project and DuckDB,
     both as subprocesses in this process tree, medians of ``--runs``          (goal ≤ 1.2)
+    and beside it the floor every ``floe run`` pays (``bench/floor.py``: importing Dagster and
+    pyiceberg, a Dagster instance and run) against the budget the goal leaves
 (b) Iceberg publish throughput ÷ ``pyarrow.parquet.write_table`` throughput for the same
     Arrow tables, once the table history is at its bound (runs 11-20)
     (goal ≥ 0.6 at 50 × 100k, ≥ 0.5 at 500 × 1k)
@@ -35,6 +37,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from floor import orchestration_floor, print_orchestration_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -256,7 +260,8 @@ SIZES = ((50, 100_000), (500, 1_000))
 THROUGHPUT_GOAL = {(50, 100_000): 0.6, (500, 1_000): 0.5}
 
 
-def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path, lineage: bool = False) -> None:
+def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path, floor: dict[str, float],
+               lineage: bool = False) -> None:
     product = tmp / f"bench-{models}x{rows}"
     generate(product, models, rows)
     print(f"== {models} models over {rows:,}-row inputs, {runs} runs each after one warm-up")
@@ -265,6 +270,7 @@ def bench_size(models: int, rows: int, runs: int, repeats: int, tmp: Path, linea
     print(f"(a) plain dbt build     median {dbt_s:6.2f} s")
     print(f"    floe run            median {floe_s:6.2f} s   (+{floe_s - dbt_s:.2f} s)")
     print(f"    ratio {ratio:.2f}   goal <= 1.2   {'PASS' if ratio <= 1.2 else 'MISS'}")
+    print_orchestration_floor(floor, dbt_s, allowed=0.2)
     if lineage:
         file_s, client_s, events = bench_lineage_client(product, runs)
         print(f"(e) floe run, lineage to .floe/lineage/events.jsonl   median {file_s:6.2f} s")
@@ -317,9 +323,10 @@ def main() -> None:
     else:
         sizes = list(SIZES)
     print("timings are wall-clock medians on this machine, shared with other work: expect noise")
+    floor = orchestration_floor(options.runs)  # what (a) cannot go below (bench/floor.py)
     with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
         for number, (models, rows) in enumerate(sizes):
-            bench_size(models, rows, options.runs, options.repeats, Path(tmp), lineage=number == 0)
+            bench_size(models, rows, options.runs, options.repeats, Path(tmp), floor, lineage=number == 0)
 
 
 if __name__ == "__main__":

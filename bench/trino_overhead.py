@@ -12,7 +12,8 @@ Then prints, in one run, with both sides as subprocesses in this process tree:
 
 On Trino the engine writes the Iceberg tables itself, so the difference is floe's
 orchestration only (compile check, Dagster, reading each table's snapshot back). Also prints
-Trino's start-up time and resident memory.
+Trino's start-up time and resident memory, and the floor every ``floe run`` pays
+(``bench/floor.py``) against the budget the goal leaves.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from floor import orchestration_floor, print_orchestration_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -120,6 +123,7 @@ def main() -> None:
     print(f"{args.models} models x {args.rows} rows, median of {args.runs}: floe run {result['floe']:.1f} s, "
           f"plain dbt build {result['dbt']:.1f} s")
     print(f"floe run on Trino / plain dbt build with dbt-trino: {ratio:.2f}  (goal <= 1.1)")
+    print_orchestration_floor(orchestration_floor(args.runs), result["dbt"], allowed=0.1)
 
 
 if __name__ == "__main__":
