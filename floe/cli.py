@@ -581,7 +581,7 @@ def platform_test(file: Path | None, env: str | None, cases: Path | None) -> Non
 @handles_errors
 def platform_update(product: Path | None, platform: str | None, **registry: Any) -> None:
     """Resolve the product's oci:// platform tag again and move floe.lock to its digest."""
-    from floe.compiler import _required_key
+    from floe.compiler import required_platform_key
     from floe.discovery import product_dir, product_file
     from floe.releases.compatibility import check_compatible
     from floe.releases.lock import LOCK_FILE, Lock
@@ -601,7 +601,7 @@ def platform_update(product: Path | None, platform: str | None, **registry: Any)
     # Resolved and verified as compile would (signature, version range) before the lock moves:
     # an update never pins a release that the next compile would refuse.
     release = pull(ref, None, update=True, what="platform.ref", options=_options(**registry),
-                   public_key=_required_key(parsed, directory))
+                   public_key=required_platform_key(parsed, directory))
     meta = release.release
     check_compatible(directory, parsed.platform.version if parsed.platform else None, meta.get("name"),
                      meta.get("version"), release.ref)

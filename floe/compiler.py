@@ -100,7 +100,7 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     if product is None:
         raise FloeError(product_report.items)
     location = locate_platform(product_dir, platform, product.platform.ref if product.platform else None,
-                               env, update=update, public_key=_required_key(product, product_dir))
+                               env, update=update, public_key=required_platform_key(product, product_dir))
     platform_doc = location.release.document() if location.release else load_file(location.path, location.display)
     parsed, platform_report = parse_platform(platform_doc)
     if parsed is None or platform_report.errors:
@@ -122,8 +122,13 @@ def compile_product(product_file: str | os.PathLike, platform: str | None = None
     return CompileResult(artifacts, path, location, warnings)
 
 
-def _required_key(product: DataProduct, product_dir: Path) -> object:
-    """The public key floe.yaml requires the platform release to be signed with, if any."""
+def required_platform_key(product: DataProduct, product_dir: Path) -> object:
+    """The public key floe.yaml's ``platform.verify`` requires the platform release to be signed
+    with, or ``None``; compile and ``floe platform update`` verify a pulled release with it.
+
+    :raises FloeError: when the key (a PEM file, or a secret reference) cannot be read or is
+        not a public key.
+    """
     verify = product.platform.verify if product.platform else None
     if verify is None:
         return None

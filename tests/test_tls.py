@@ -8,7 +8,9 @@ stand-in on the client side is the context that hands it the client secret.
 
 from __future__ import annotations
 
+import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
@@ -31,9 +33,15 @@ class Context:
             class catalog:  # noqa: N801
                 profile = "lakehouse"
 
+    def __init__(self, product_dir: Path | None = None):
+        self.product_dir = product_dir or Path.cwd()
+
     def secret(self, ref) -> SecretValue:
         assert ref == {"secret_ref": "polaris-oauth"}
         return SecretValue(SECRET)
+
+    def path(self, relative: str) -> Path:
+        return self.product_dir / relative
 
 
 def _https(server: RestCatalogServer) -> str:
@@ -63,7 +71,7 @@ def tls_servers(tmp_path_factory):
         other.stop()
 
 
-def connect(uri: str, tls: dict, **credentials):
+def connect(uri: str, tls: dict, product_dir: Path | None = None, **credentials):
     from floe_plugin_catalog_polaris import runtime
 
     resolved, report = resolve_section("catalog", "polaris", {
@@ -72,7 +80,7 @@ def connect(uri: str, tls: dict, **credentials):
         "credentials": {"mode": "oauth2", "client_id": "floe",
                         "client_secret": {"secret_ref": "polaris-oauth"}, **credentials}})
     assert not [d for d in report.items if d.severity == "error"], report.items
-    return runtime.connect(resolved.config, {"properties": {}}, Context())
+    return runtime.connect(resolved.config, {"properties": {}}, Context(product_dir))
 
 
 def test_a_ca_bundle_verifies_the_catalog_and_its_token_endpoint(tls_servers):
@@ -113,6 +121,20 @@ def test_a_token_endpoint_with_a_certificate_of_another_ca_is_the_host_named(tls
         connect(_https(catalog), {"ca_bundle": str(tls_servers["good"].ca_cert)},
                 token_endpoint=token_endpoint)
     assert f"the TLS certificate of {token_endpoint.split('/')[2]} could not be verified" in str(failure.value)
+
+
+def test_a_relative_ca_bundle_is_the_products_file_wherever_the_run_started(tls_servers, tmp_path,
+                                                                            monkeypatch):
+    product = tmp_path / "shop"
+    (product / "certs").mkdir(parents=True)
+    shutil.copy(tls_servers["good"].ca_cert, product / "certs/ca.pem")
+    monkeypatch.chdir(tmp_path)  # not the product: a code server starts anywhere
+    catalog = connect(_https(tls_servers["catalog"]), {"ca_bundle": "certs/ca.pem"}, product_dir=product)
+    assert catalog.list_namespaces() is not None
+    with pytest.raises(FloeError) as failure:
+        connect(_https(tls_servers["catalog"]), {"ca_bundle": "certs/missing.pem"}, product_dir=product)
+    assert str(failure.value).startswith(f"catalogs.lakehouse.tls.ca_bundle: no file at certs/missing.pem "
+                                         f"({product / 'certs/missing.pem'}); point it at the PEM file")
 
 
 def test_a_ca_bundle_that_is_not_there_names_the_setting(tls_servers, tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,9 @@ import attrs
 
 from floe import __version__
 from floe.diagnostics import FloeError
+from floe.releases.compatibility import SEMVER
 from floe.releases.reference import digest_of
 
-#: Semantic versions (2.0.0), optionally with a leading ``v``; build metadata (``+...``) cannot
-#: be an OCI tag, so it is refused rather than silently rewritten.
-SEMVER = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?")
 MANIFEST = "manifest.json"
 PLATFORM = "platform.yaml"
 #: The release format; a reader refuses a release whose major format it does not know.

@@ -15,15 +15,19 @@ from pathlib import Path
 from floe.diagnostics import FloeError
 
 VERSION_FILE = Path(".floe") / "platform-version.yaml"
-_SEMVER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
-_COMPARATOR = re.compile(r"\s*(>=|<=|==|!=|>|<|\^|~|=)?\s*(v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\s*")
+#: Semantic versions (2.0.0, 1.3.0-rc.1), optionally with a leading ``v``: major, minor, patch
+#: and pre-release are groups 1-4. Build metadata (``+...``) is not accepted: it cannot be an
+#: OCI tag, so a release could never carry it. The one pattern for versions in floe.
+SEMVER = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?")
+_COMPARATOR = re.compile(rf"\s*(>=|<=|==|!=|>|<|\^|~|=)?\s*({SEMVER.pattern})\s*")
 
 Key = tuple[int, int, int, tuple[tuple[int, int | str], ...]]
 
 
 def version_key(version: str) -> Key:
     """A sortable key by semantic-versioning precedence (a pre-release sorts before its release)."""
-    match = _SEMVER.fullmatch(version.strip())
+    match = SEMVER.fullmatch(version.strip())
     if not match:
         raise ValueError(version)
     pre = match.group(4)
@@ -80,7 +84,7 @@ def required_range(product_dir: Path, pinned: str | None) -> tuple[str, str] | N
         value = compat.get(key)
         if value is None:
             continue
-        match = _SEMVER.search(str(value))
+        match = SEMVER.search(str(value))
         if not match or not str(value).endswith(match.group(0)):
             raise FloeError(f"{where}: compatibility.{key}: '{value}' ends in no semantic version "
                             "(e.g. platform-config-v1.2.0)")

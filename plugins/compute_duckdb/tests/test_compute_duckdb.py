@@ -172,7 +172,7 @@ def test_a_memory_limit_duckdb_cannot_represent_is_refused():
 
 
 @pytest.mark.parametrize("path", [".floe", ".floe/", "./.floe", "data/", ".floe/catalog.db",
-                                  ".floe/warehouse", ".floe/dagster"])
+                                  ".floe/warehouse", ".floe/dagster", ".floe/publish", ".floe/package"])
 def test_a_database_path_that_is_a_folder_or_floes_own_is_refused(path):
     resolved, messages = resolve({"path": path})
     assert resolved is None

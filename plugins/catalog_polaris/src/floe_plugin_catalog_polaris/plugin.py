@@ -61,6 +61,7 @@ class Tls:
     """Certificate checks: ``verify`` the server, optionally against a private ``ca_bundle``."""
 
     verify: bool = True
+    #: PEM file of the CA certificates that verify the catalog (relative: to the product).
     ca_bundle: str | None = attrs.field(default=None, validator=_ca_bundle)
 
 

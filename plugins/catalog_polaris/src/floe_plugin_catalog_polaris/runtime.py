@@ -51,12 +51,13 @@ def connect(config: dict, storage: dict, context: "RunContext") -> Any:
     if config.get("scope"):
         properties["scope"] = config["scope"]
     properties.update(_vended_fileio(config, properties))
-    tls = config["tls"]
     profile = _profile_name(context)
+    tls = {**config["tls"], "ca_bundle": _ca_bundle(config["tls"], profile, context)}
+    config = {**config, "tls": tls}
     if tls.get("ca_bundle") or not tls.get("verify", True):
         # Through pyiceberg's own `ssl` property, so it applies from the first request on (the
         # config fetch and the first token are requested while the catalog is constructed).
-        properties["ssl"] = {"cabundle": _ca_bundle(tls, profile) or False}
+        properties["ssl"] = {"cabundle": tls["ca_bundle"] or False}
     if not tls.get("verify", True):
         _warn_unverified(config["uri"], profile)
     who = f"principal '{client_id}'" + (f" with scope '{config['scope']}'" if config.get("scope") else "")
@@ -118,12 +119,18 @@ def _profile_name(context: Any) -> str:
         return "<name>"
 
 
-def _ca_bundle(tls: dict, profile: str) -> str | None:
+def _ca_bundle(tls: dict, profile: str, context: "RunContext") -> str | None:
+    """The CA bundle's path; a relative one is anchored at the product directory, as every path
+    of a run is, so it does not depend on where the process was started (a code server's)."""
     bundle = tls.get("ca_bundle")
-    if bundle and not Path(bundle).is_file():
-        raise FloeError(f"catalogs.{profile}.tls.ca_bundle: no file at {bundle}; point it at the "
+    if not bundle:
+        return None
+    path = context.path(bundle)
+    if not path.is_file():
+        raise FloeError(f"catalogs.{profile}.tls.ca_bundle: no file at {bundle}"
+                        f"{'' if Path(bundle).is_absolute() else f' ({path})'}; point it at the "
                         "PEM file of the CA that signed the catalog's certificate")
-    return bundle
+    return str(path)
 
 
 _warned_unverified: set[str] = set()

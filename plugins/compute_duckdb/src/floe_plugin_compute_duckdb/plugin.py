@@ -46,7 +46,7 @@ _UNITS = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4,
           "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
 #: Paths inside ``.floe/`` that floe itself owns; a database file there would clobber them.
 _FLOE_OWNED = {"catalog.db", "warehouse", "dagster", "dbt", "run.lock", "runs.jsonl",
-               "compiled_artifacts.json", "lineage", "cache"}
+               "compiled_artifacts.json", "lineage", "cache", "publish", "package"}
 
 
 @field_check
