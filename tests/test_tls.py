@@ -130,7 +130,8 @@ def test_a_relative_ca_bundle_is_the_products_file_wherever_the_run_started(tls_
     shutil.copy(tls_servers["good"].ca_cert, product / "certs/ca.pem")
     monkeypatch.chdir(tmp_path)  # not the product: a code server starts anywhere
     catalog = connect(_https(tls_servers["catalog"]), {"ca_bundle": "certs/ca.pem"}, product_dir=product)
-    assert catalog.list_namespaces() is not None
+    catalog.create_namespace_if_not_exists("relative")  # over HTTPS verified with that file
+    assert ("relative",) in catalog.list_namespaces()
     with pytest.raises(FloeError) as failure:
         connect(_https(tls_servers["catalog"]), {"ca_bundle": "certs/missing.pem"}, product_dir=product)
     assert str(failure.value).startswith(f"catalogs.lakehouse.tls.ca_bundle: no file at certs/missing.pem "
