@@ -9,8 +9,8 @@ what is possible at all:
 
 (1) Orchestration, from fresh interpreters (medians of ``--runs``): importing Dagster once
     dbt's own modules are imported (plain ``dbt build`` imports those too); importing
-    pyiceberg's catalog and ``pyarrow.parquet``; creating a Dagster instance on SQLite (its
-    databases made by an earlier run) and materializing one trivial asset, as ``floe run``
+    pyiceberg's catalog and ``pyarrow.parquet``; creating a Dagster instance from the
+    ``dagster.yaml`` floe writes (its databases made by an earlier run) and materializing one trivial asset, as ``floe run``
     does. Their sum is paid by every ``floe run``, whatever the size of the product.
 (2) One Iceberg snapshot per table, with pyiceberg's own code (no floe code): loading the
     table from the embedded catalog, writing a manifest with one entry and a manifest list
@@ -36,7 +36,7 @@ from pathlib import Path
 
 #: Run in a fresh interpreter: prints the seconds of each step as JSON.
 _ORCHESTRATION = r"""
-import json, os, sys, time
+import json, sys, time
 marks = [time.perf_counter()]
 import dbt.cli.main, dbt.contracts.graph.manifest  # imported by plain `dbt build` as well
 marks.append(time.perf_counter())
@@ -45,9 +45,7 @@ marks.append(time.perf_counter())
 import pyarrow.parquet, pyiceberg.catalog.sql, pyiceberg.table
 marks.append(time.perf_counter())
 from dagster import DagsterInstance, asset, materialize
-home = sys.argv[1]  # a Dagster home whose databases exist, as in a product that has run before
-with open(os.path.join(home, "dagster.yaml"), "w") as settings:
-    settings.write("telemetry:\n  enabled: false\n")
+home = sys.argv[1]  # floe's Dagster home (its dagster.yaml); an earlier run made the databases
 
 @asset
 def one() -> int:
@@ -65,7 +63,14 @@ def orchestration_floor(runs: int = 3) -> dict[str, float]:
     """Median seconds of each orchestration cost (see the module docstring), and their ``total``."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DAGSTER_DISABLE_TELEMETRY": "1"}
     samples: list[dict[str, float]] = []
+    from floe.runtime import compat
+    from floe_plugin_orchestrator_dagster.definitions import INSTANCE_YAML
+
     with tempfile.TemporaryDirectory(prefix="floe-bench-floor-") as home:
+        # The dagster.yaml floe writes for a product: its event-log storage, its run coordinator.
+        Path(home, "dagster.yaml").write_text(INSTANCE_YAML.format(
+            runs=json.dumps(str(Path(home) / "history" / "runs")), max_runs=1,
+            coordinator_module=compat.QUEUED_RUN_COORDINATOR_MODULE))
         for number in range(runs + 1):  # the first creates the home's databases: not counted
             result = subprocess.run([sys.executable, "-c", _ORCHESTRATION, home], capture_output=True,
                                     text=True, env=env, timeout=300, check=False)
@@ -89,12 +94,16 @@ def print_orchestration_floor(floor: dict[str, float], baseline_s: float, allowe
 
 def table_floor(rows: int = 1000, repeats: int = 200) -> dict[str, float]:
     """Milliseconds per table of pyiceberg's snapshot calls and of pyarrow's write (see above)."""
+    with tempfile.TemporaryDirectory(prefix="floe-bench-floor-") as scratch:
+        return _table_floor(Path(scratch), rows, repeats)
+
+
+def _table_floor(work: Path, rows: int, repeats: int) -> dict[str, float]:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.manifest import ManifestEntry, ManifestEntryStatus, write_manifest, write_manifest_list
 
-    work = Path(tempfile.mkdtemp(prefix="floe-bench-floor-"))
     (work / "warehouse").mkdir()
     catalog = SqlCatalog("floor", uri=f"sqlite:///{work / 'catalog.db'}", warehouse=(work / "warehouse").as_uri())
     catalog.create_namespace("bench")
