@@ -10,8 +10,9 @@ what is possible at all:
 (1) Orchestration, from fresh interpreters (medians of ``--runs``): importing Dagster once
     dbt's own modules are imported (plain ``dbt build`` imports those too); importing
     pyiceberg's catalog and ``pyarrow.parquet``; creating a Dagster instance from the
-    ``dagster.yaml`` floe writes (its databases made by an earlier run) and materializing one trivial asset, as ``floe run``
-    does. Their sum is paid by every ``floe run``, whatever the size of the product.
+    ``dagster.yaml`` floe writes (its databases made by an earlier run) and materializing one
+    trivial asset, as ``floe run`` does. Their sum is paid by every ``floe run``, whatever the
+    size of the product.
 (2) One Iceberg snapshot per table, with pyiceberg's own code (no floe code): loading the
     table from the embedded catalog, writing a manifest with one entry and a manifest list
     with one manifest, beside ``pyarrow.parquet.write_table`` of the same ``--rows``-row
